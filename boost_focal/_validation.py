@@ -1,0 +1,131 @@
+"""Argument checks shared by FocalLoss, the framework adapters and the estimators.
+
+Every check raises ``ValueError``/``TypeError`` naming the argument and the fix, so that no bad
+value ever reaches a Numba kernel.
+"""
+
+import math
+import numbers
+
+import numpy as np
+
+HESSIAN_MODES = ("exact", "bohning", "abs", "clip")
+
+
+def check_gamma(gamma):
+    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
+        raise TypeError(f"gamma must be a real number >= 0, got {gamma!r} of type {type(gamma).__name__}")
+    gamma = float(gamma)
+    if not math.isfinite(gamma) or gamma < 0:
+        raise ValueError(f"gamma must be a finite number >= 0 (0 gives cross-entropy), got {gamma!r}")
+    return gamma
+
+
+def check_hessian(hessian):
+    if not isinstance(hessian, str) or hessian not in HESSIAN_MODES:
+        raise ValueError(f"hessian must be one of {', '.join(map(repr, HESSIAN_MODES))}; got {hessian!r}")
+    return hessian
+
+
+def check_alpha(alpha):
+    """Normalise alpha to None, a float, a float64 array or the string 'balanced'."""
+    if alpha is None:
+        return None
+    if isinstance(alpha, str):
+        if alpha != "balanced":
+            raise ValueError(
+                f"alpha must be None, a float in [0, 1], a sequence of per-class weights in [0, 1] "
+                f"or 'balanced'; got the string {alpha!r}"
+            )
+        return alpha
+    if isinstance(alpha, bool):
+        raise TypeError("alpha must be None, a float in [0, 1], a sequence of floats or 'balanced', not a bool")
+    if isinstance(alpha, numbers.Real):
+        a = float(alpha)
+        if not (0.0 <= a <= 1.0):  # also rejects NaN
+            raise ValueError(f"alpha (the weight of class 1) must lie in [0, 1], got {alpha!r}")
+        return a
+    try:
+        arr = np.asarray(alpha, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"alpha must be None, a float in [0, 1], a sequence of floats or 'balanced'; got {alpha!r}"
+        ) from None
+    if arr.ndim != 1 or arr.size < 2:
+        raise ValueError(f"a per-class alpha must be a 1-D sequence of at least 2 weights, got shape {arr.shape}")
+    if not np.all((arr >= 0.0) & (arr <= 1.0)):
+        raise ValueError(f"every per-class alpha must lie in [0, 1], got {arr.tolist()}")
+    return arr
+
+
+def check_margin(margin, name="margin"):
+    """A float32/float64 C-contiguous array of shape (n,) or (n, K), K >= 2, all finite."""
+    if hasattr(margin, "__cuda_array_interface__") and not isinstance(margin, np.ndarray):
+        raise TypeError(f"{name} is a device array; this call takes host (NumPy) arrays")
+    arr = np.asarray(margin)
+    if arr.dtype.kind not in "fiu" or arr.dtype == np.float16:
+        raise TypeError(f"{name} must hold real numbers (float32 or float64), got dtype {arr.dtype}")
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float64)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim not in (1, 2):
+        raise ValueError(f"{name} must have shape (n,) for binary or (n, K) for K classes, got {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty: at least one row is needed")
+    if arr.ndim == 2 and arr.shape[1] < 2:
+        raise ValueError(f"{name} of shape {arr.shape}: multiclass margins need K >= 2 columns")
+    arr = np.ascontiguousarray(arr)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinite values; boosting margins must be finite")
+    return arr
+
+
+def check_labels(y, n_rows, n_classes, name="y"):
+    """Labels as a contiguous 1-D array of integers 0..n_classes-1 (kept in their own dtype)."""
+    arr = np.asarray(y)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D with one label per row, got shape {arr.shape}")
+    if arr.shape[0] != n_rows:
+        raise ValueError(f"{name} has {arr.shape[0]} labels but the margin has {n_rows} rows")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty: at least one label is needed")
+    if arr.dtype == np.bool_:
+        arr = arr.astype(np.int8)
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{name} contains NaN or infinite labels")
+        if not np.array_equal(arr, np.floor(arr)):
+            raise ValueError(f"{name} must hold integer class labels 0..{n_classes - 1}; found non-integral values")
+    elif arr.dtype.kind not in "iu":
+        raise TypeError(
+            f"{name} must hold integer class labels 0..{n_classes - 1}, got dtype {arr.dtype}; "
+            "encode string or categorical labels first (e.g. sklearn.preprocessing.LabelEncoder)"
+        )
+    lo, hi = arr.min(), arr.max()
+    if lo < 0 or hi >= n_classes:
+        raise ValueError(
+            f"{name} must hold class labels in 0..{n_classes - 1} "
+            f"({'binary margins take 0/1 labels' if n_classes == 2 else f'{n_classes} margin columns'}); "
+            f"found labels from {lo} to {hi}"
+        )
+    return np.ascontiguousarray(arr)
+
+
+def check_sample_weight(sample_weight, n_rows, name="sample_weight"):
+    """None -> empty float64 array (the kernels' 'unweighted'), else finite non-negative (n,)."""
+    if sample_weight is None:
+        return np.empty(0, dtype=np.float64)
+    w = np.asarray(sample_weight)
+    if w.ndim != 1 or w.shape[0] != n_rows:
+        raise ValueError(f"{name} must have shape ({n_rows},), one weight per row, got {w.shape}")
+    if w.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must hold real numbers, got dtype {w.dtype}")
+    w = np.ascontiguousarray(w, dtype=np.float64)
+    if not np.isfinite(w).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if (w < 0).any():
+        raise ValueError(f"{name} must be >= 0; found negative weights")
+    return w

@@ -1,0 +1,263 @@
+"""``FocalLoss``: the public object that owns gamma, alpha and the Hessian mode.
+
+It validates input, picks the binary or softmax kernel from the margin's shape, and exposes
+the loss, its derivatives, the optimal constant margin and the recovered class posterior.
+The math itself lives in :mod:`boost_focal._scalar` (see ``docs/math.md``).
+"""
+
+import numpy as np
+
+from . import _cpu
+from ._scalar import HESS_ABS, HESS_BOHNING, HESS_CLIP, HESS_EXACT
+from ._validation import (
+    check_alpha,
+    check_gamma,
+    check_hessian,
+    check_labels,
+    check_margin,
+    check_sample_weight,
+)
+
+_MODE_CODES = {"exact": HESS_EXACT, "bohning": HESS_BOHNING, "abs": HESS_ABS, "clip": HESS_CLIP}
+
+
+def balanced_alpha(y, n_classes):
+    """Per-class alpha proportional to 1 / (class count), normalised to sum to 1.
+
+    For two classes this is alpha = n_0 / n for class 1, the binary convention of Lin et al.
+    A class absent from ``y`` gets the weight of the rarest present class.
+    """
+    counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=n_classes).astype(np.float64)
+    present = counts > 0
+    if present.sum() < 2:
+        raise ValueError("alpha='balanced' needs labels from at least two classes")
+    inv = np.zeros(n_classes)
+    inv[present] = 1.0 / counts[present]
+    inv[~present] = inv[present].max()
+    return inv / inv.sum()
+
+
+class FocalLoss:
+    """Focal loss FL(p_t) = -alpha_t (1 - p_t)^gamma log p_t on raw boosting margins.
+
+    Lin, Goyal, Girshick, He, Dollar (2017), "Focal Loss for Dense Object Detection".
+
+    Parameters
+    ----------
+    gamma : float >= 0
+        Focusing parameter; 0 gives (alpha-weighted) cross-entropy.
+    alpha : None, float in [0, 1], sequence of per-class floats in [0, 1], or "balanced"
+        Class weights. A float is the weight of class 1 in binary problems (class 0 gets
+        1 - alpha). A sequence gives one weight per class (any K, also 2). "balanced" uses
+        inverse class frequencies of the labels passed (normalised to sum to 1); use
+        :meth:`resolve_alpha` to fix them from the whole training set once.
+    hessian : {"bohning", "exact", "abs", "clip"}
+        "exact" is the analytic second derivative, negative on part of the domain.
+        "bohning" (default) floors it at alpha_t (1 - p_t)^gamma B, with B = 1/4 (binary) or
+        (1 - 1/K)/2 (softmax), the choice that trained stably in ``docs/math.md``.
+        "abs" uses |H|, "clip" uses max(H, 1e-16).
+
+    Binary margins have shape (n,) and labels in {0, 1}; multiclass margins have shape (n, K)
+    and labels in 0..K-1. Outputs have the margin's float dtype (float32 or float64).
+    """
+
+    def __init__(self, gamma=2.0, alpha=None, hessian="bohning"):
+        self.gamma = check_gamma(gamma)
+        self.alpha = check_alpha(alpha)
+        self.hessian = check_hessian(hessian)
+
+    # ------------------------------------------------------------------ helpers
+    def __repr__(self):
+        alpha = self.alpha.tolist() if isinstance(self.alpha, np.ndarray) else self.alpha
+        return f"FocalLoss(gamma={self.gamma!r}, alpha={alpha!r}, hessian={self.hessian!r})"
+
+    def __eq__(self, other):
+        if not isinstance(other, FocalLoss):
+            return NotImplemented
+        return repr(self) == repr(other)
+
+    def __hash__(self):
+        return hash(repr(self))
+
+    def class_alpha(self, n_classes, y=None):
+        """alpha as a float64 array of length ``n_classes`` (ones for alpha=None).
+
+        ``y`` is needed only for alpha="balanced".
+        """
+        a = self.alpha
+        if a is None:
+            return np.ones(n_classes)
+        if isinstance(a, str):
+            if y is None:
+                raise ValueError("alpha='balanced' needs the training labels: call resolve_alpha(y) first")
+            return balanced_alpha(y, n_classes)
+        if isinstance(a, float):
+            if n_classes != 2:
+                raise ValueError(
+                    f"a float alpha={a} is the weight of class 1 in binary problems; for {n_classes} "
+                    f"classes pass a sequence of {n_classes} per-class weights"
+                )
+            return np.array([1.0 - a, a])
+        if a.shape[0] != n_classes:
+            raise ValueError(
+                f"alpha has {a.shape[0]} per-class weights but the problem has {n_classes} classes; "
+                f"pass exactly {n_classes}"
+            )
+        return a
+
+    def resolve_alpha(self, y, n_classes=None):
+        """A copy with alpha="balanced" replaced by the weights computed from all of ``y``.
+
+        Call this once on the whole training set (e.g. before distributed training, where
+        each worker sees only its partition). Other alphas are returned unchanged.
+        """
+        if not isinstance(self.alpha, str):
+            return self
+        y = np.asarray(y)
+        k = _n_classes_from_labels(y) if n_classes is None else int(n_classes)
+        y = check_labels(y, y.shape[0], k)
+        return FocalLoss(self.gamma, balanced_alpha(y, k).tolist(), self.hessian)
+
+    def _prepare(self, margin, y, sample_weight):
+        z = check_margin(margin)
+        k = 2 if z.ndim == 1 else z.shape[1]
+        y = check_labels(y, z.shape[0], k)
+        w = check_sample_weight(sample_weight, z.shape[0])
+        return z, y, w, self.class_alpha(k, y)
+
+    # ------------------------------------------------------------------ frameworks
+    def __call__(self, *args, **kwargs):
+        """Use the instance as an XGBoost or LightGBM custom objective (any of their APIs).
+
+        The dispatch on the caller's argument types lives in :mod:`boost_focal._frameworks`.
+        """
+        from ._frameworks import objective_call
+
+        return objective_call(self, *args, **kwargs)
+
+    # ------------------------------------------------------------------ public math
+    def loss(self, margin, y, sample_weight=None):
+        """Per-sample (weighted) focal loss, shape (n,), in the margin's dtype."""
+        z, y, w, alpha = self._prepare(margin, y, sample_weight)
+        out = np.empty(z.shape[0], dtype=z.dtype)
+        if z.ndim == 1:
+            _cpu.binary_loss(z, y, w, self.gamma, alpha[1], alpha[0], out)
+        else:
+            _cpu.softmax_loss(z, y, w, self.gamma, alpha, out)
+        return out
+
+    def grad_hess(self, margin, y, sample_weight=None):
+        """(grad, hess) of the focal loss with respect to the raw margin, each shaped like it."""
+        z, y, w, alpha = self._prepare(margin, y, sample_weight)
+        return self._grad_hess_checked(z, y, w, alpha)
+
+    def _grad_hess_checked(self, z, y, w, alpha):
+        """grad_hess on already-validated arrays (the adapters cache validation per dataset)."""
+        grad = np.empty_like(z)
+        hess = np.empty_like(z)
+        mode = _MODE_CODES[self.hessian]
+        if z.ndim == 1:
+            _cpu.binary_grad_hess(z, y, w, self.gamma, alpha[1], alpha[0], mode, grad, hess)
+        else:
+            k = z.shape[1]
+            _cpu.softmax_grad_hess(z, y, w, self.gamma, alpha, mode, (1.0 - 1.0 / k) / 2.0, grad, hess)
+        return grad, hess
+
+    def init_score(self, y, sample_weight=None, n_classes=None):
+        """The constant margin that minimises the mean (weighted) focal loss.
+
+        Binary (labels in {0, 1}, ``n_classes`` None or 2): a float. Multiclass: an array of
+        shape (K,) with zero mean (softmax ignores a common shift). Unlike the log-odds of the
+        class frequency, this accounts for gamma and alpha (``docs/math.md``, section 5).
+        """
+        y = np.asarray(y)
+        k = max(_n_classes_from_labels(y), 2) if n_classes is None else int(n_classes)
+        if k < 2:
+            raise ValueError(f"n_classes must be >= 2, got {n_classes}")
+        y = check_labels(y, y.shape[0], k)
+        w = check_sample_weight(sample_weight, y.shape[0])
+        totals = np.bincount(y.astype(np.int64), weights=w if w.size else None, minlength=k)
+        alpha = self.class_alpha(k, y)
+        if (totals[alpha > 0] > 0).sum() < 2 or (totals * alpha > 0).sum() < 2:
+            raise ValueError(
+                "init_score needs positive (alpha- and sample-) weight on at least two classes; "
+                "with one class the optimal margin is infinite"
+            )
+        return _optimal_constant(self, totals, alpha, k)
+
+    def posterior(self, margin):
+        """The class posterior recovered from a focal-trained margin (``docs/math.md`` sec. 6).
+
+        Binary margins (n,) give P(y = 1) with shape (n,); multiclass margins (n, K) give rows
+        summing to 1. With gamma = 0 and alpha = None this is exactly sigmoid/softmax.
+        """
+        z = check_margin(margin)
+        k = 2 if z.ndim == 1 else z.shape[1]
+        alpha = self.class_alpha(k)
+        if (alpha <= 0).any():
+            raise ValueError("posterior is undefined when a class has alpha = 0 (its loss carries no information)")
+        log_alpha = np.log(alpha)
+        if z.ndim == 1:
+            out = np.empty(z.shape[0], dtype=z.dtype)
+            _cpu.binary_posterior(z, self.gamma, float(log_alpha[0] - log_alpha[1]), out)
+        else:
+            out = np.empty(z.shape, dtype=z.dtype)
+            _cpu.softmax_posterior(z, self.gamma, log_alpha, out)
+        return out
+
+
+def _n_classes_from_labels(y):
+    if y.size == 0:
+        raise ValueError("y is empty: at least one label is needed")
+    if y.dtype.kind not in "biuf":
+        raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
+    top = np.nanmax(y) if y.dtype.kind == "f" else y.max()
+    if not np.isfinite(top):
+        raise ValueError("y contains NaN or infinite labels")
+    return int(top) + 1
+
+
+def _optimal_constant(fl, totals, alpha, k):
+    """Minimise sum_k totals_k * FL(z; y = k) over a constant margin z."""
+    from scipy import optimize
+
+    exact = FocalLoss(fl.gamma, alpha.tolist(), "exact")
+    labels = np.arange(k, dtype=np.int64)
+    if k == 2:
+        # The derivative has a single root (docs/math.md, sec. 5): bracket it and bisect.
+        def deriv(z):
+            g, _ = exact._grad_hess_checked(np.array([z, z]), labels, totals, alpha)
+            return g.sum()
+
+        lo, hi = -1.0, 1.0
+        while deriv(lo) > 0:
+            lo *= 2.0
+        while deriv(hi) < 0:
+            hi *= 2.0
+        return float(optimize.brentq(deriv, lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps, maxiter=500))
+
+    scale = totals.sum()
+
+    def objective(z):
+        zz = np.broadcast_to(z, (k, k)).copy()
+        loss = np.empty(k)
+        _cpu.softmax_loss(zz, labels, totals / scale, fl.gamma, alpha, loss)
+        g, _ = exact._grad_hess_checked(zz, labels, totals / scale, alpha)
+        return loss.sum(), g.sum(axis=0)
+
+    with np.errstate(divide="ignore"):
+        start = np.log(np.maximum(totals, 1e-300) / scale)
+    start = np.clip(start - start.mean(), -30, 30)
+    res = optimize.minimize(objective, start, jac=True, method="L-BFGS-B", options={"gtol": 1e-13, "ftol": 0, "maxiter": 2000})
+    z = res.x - res.x.mean()
+    if not np.all(np.isfinite(z)):
+        raise RuntimeError("init_score did not converge")
+    return z
+
+
+def log_phi(u, gamma):
+    """Vectorised log phi(sigmoid(u)) (see :func:`boost_focal._scalar.log_phi`), for tests and docs."""
+    return _cpu.log_phi_array(np.ascontiguousarray(u, dtype=np.float64).ravel(), float(gamma))
+
+
+__all__ = ["FocalLoss", "balanced_alpha", "log_phi"]
