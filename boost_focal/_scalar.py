@@ -58,6 +58,10 @@ def focal_terms(u, gamma, a):
 
     Returns (l, l', l'', a r^gamma); the last is the scale of the Boehning floor.
     """
+    # float64 arithmetic even for a float32 margin: exp/log1p of a float32 compile to their
+    # float32 versions, and r^gamma amplifies their rounding by gamma (17 ulps at gamma = 20).
+    # (Numba types float(float32) as float32; a float64 product promotes on CPU and GPU alike.)
+    u = 1.0 * u
     e = math.exp(-abs(u))  # in (0, 1]: never overflows
     inv = 1.0 / (1.0 + e)
     # q and r both from e, so neither is formed as 1 - (something close to 1).
@@ -74,7 +78,10 @@ def focal_terms(u, gamma, a):
     arg = a * math.exp(gamma * log_r)
     loss = -arg * log_q
     d1 = arg * (gamma * q * log_q - r)
-    d2 = arg * q * ((2.0 * gamma + 1.0) * r + gamma * log_q * (r - gamma * q))
+    # Same value, grouped so that nothing overflows: arg * q * log q is formed first (for
+    # |u| near the float64 limit gamma * log q is -inf while q = 0: 0 * inf = NaN), and arg
+    # enters before the gamma^2-sized factor (gamma > 1e154 overflowed it where arg = 0).
+    d2 = (2.0 * gamma + 1.0) * (arg * q * r) + gamma * (arg * (q * log_q)) * (r - gamma * q)
     return loss, d1, d2, arg
 
 
@@ -125,15 +132,20 @@ def softmax_row(z, i, y, w, gamma, a, mode, bohning, g_out, h_out):
     """
     k_count = z.shape[1]
     m = -math.inf
+    top = -1  # the largest other class
     for k in range(k_count):
         if k != y and z[i, k] > m:
             m = z[i, k]
-    s = 0.0
+            top = k
+    # s = sum_{k != y} exp(z_k - m) = 1 + rest, rest without the top class (its term is e^0 = 1)
+    rest = 0.0
     for k in range(k_count):
-        if k != y:
-            s += math.exp(z[i, k] - m)
-    lse_other = m + math.log(s)
-    loss, d1, d2, arg = focal_terms(z[i, y] - lse_other, gamma, a)
+        if k != y and k != top:
+            rest += math.exp(z[i, k] - m)
+    s = 1.0 + rest
+    # u = z_y - (m + log s), grouped as (z_y - m) - log s: rounding then depends on logit
+    # differences only, so adding a constant to the row changes nothing (bitwise when exact).
+    loss, d1, d2, arg = focal_terms((z[i, y] - m) - math.log(s), gamma, a)
     floor = arg * bohning
     for k in range(k_count):
         if k == y:
@@ -141,8 +153,12 @@ def softmax_row(z, i, y, w, gamma, a, mode, bohning, g_out, h_out):
             h_out[i, k] = w * safeguard(d2, floor, mode)
         else:
             pi = math.exp(z[i, k] - m) / s
+            # Only the top class can have pi > 1/2. For it 1 - pi = rest / s exactly, where
+            # 1.0 - pi would cancel (to 0 once pi rounds to 1; z = [-100, 0, -40] with y = 0 gave
+            # a Hessian e^60 times too small).
+            one_minus_pi = rest / s if k == top else 1.0 - pi
             g_out[i, k] = -w * pi * d1
-            h_out[i, k] = w * safeguard(pi * pi * d2 - pi * (1.0 - pi) * d1, floor, mode)
+            h_out[i, k] = w * safeguard(pi * pi * d2 - pi * one_minus_pi * d1, floor, mode)
     return w * loss
 
 
@@ -158,7 +174,7 @@ def softmax_row_loss(z, i, y, gamma, a):
     for k in range(k_count):
         if k != y:
             s += math.exp(z[i, k] - m)
-    u = z[i, y] - (m + math.log(s))
+    u = (z[i, y] - m) - math.log(s)  # grouped as in softmax_row: shift-invariant rounding
     return a * math.exp(gamma * log_sigmoid(-u)) * -log_sigmoid(u)
 
 
@@ -172,6 +188,7 @@ def log_phi(u, gamma):
     so log phi = (gamma - 1) log r + logaddexp(-u, log gamma + log s). Working in logs keeps
     phi finite where it over- or underflows (|u| in the hundreds).
     """
+    u = 1.0 * u  # float64 arithmetic for float32 margins too (see focal_terms)
     log_r = log_sigmoid(-u)
     if gamma == 0.0:
         return -u - log_r  # phi = 1/q

@@ -12,7 +12,15 @@ import numpy as np
 HESSIAN_MODES = ("exact", "bohning", "abs", "clip")
 
 
+def _unwrap_0d(value):
+    """A 0-d NumPy array (e.g. ``np.array(0.25)``) is a scalar."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value.item()
+    return value
+
+
 def check_gamma(gamma):
+    gamma = _unwrap_0d(gamma)
     if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
         raise TypeError(f"gamma must be a real number >= 0, got {gamma!r} of type {type(gamma).__name__}")
     gamma = float(gamma)
@@ -29,6 +37,7 @@ def check_hessian(hessian):
 
 def check_alpha(alpha):
     """Normalise alpha to None, a float, a float64 array or the string 'balanced'."""
+    alpha = _unwrap_0d(alpha)
     if alpha is None:
         return None
     if isinstance(alpha, str):
@@ -96,7 +105,7 @@ def check_labels(y, n_rows, n_classes, name="y"):
         arr = arr.astype(np.int8)
     if arr.dtype.kind == "f":
         if not np.isfinite(arr).all():
-            raise ValueError(f"{name} contains NaN or infinite labels")
+            raise ValueError(f"{name} contains NaN or infinite labels; labels must be integers 0..{n_classes - 1}")
         if not np.array_equal(arr, np.floor(arr)):
             raise ValueError(f"{name} must hold integer class labels 0..{n_classes - 1}; found non-integral values")
     elif arr.dtype.kind not in "iu":
@@ -125,7 +134,22 @@ def check_sample_weight(sample_weight, n_rows, name="sample_weight"):
         raise TypeError(f"{name} must hold real numbers, got dtype {w.dtype}")
     w = np.ascontiguousarray(w, dtype=np.float64)
     if not np.isfinite(w).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
+        raise ValueError(f"{name} contains NaN or infinite values; weights must be finite and >= 0")
     if (w < 0).any():
-        raise ValueError(f"{name} must be >= 0; found negative weights")
+        raise ValueError(f"{name} must be >= 0; found negative weights (min {float(w.min())!r})")
     return w
+
+
+def check_n_classes(n_classes, name="n_classes"):
+    """None (infer from the labels) or an integer >= 2."""
+    if n_classes is None:
+        return None
+    n_classes = _unwrap_0d(n_classes)
+    if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral):
+        if isinstance(n_classes, numbers.Real) and float(n_classes).is_integer():
+            n_classes = int(n_classes)
+        else:
+            raise TypeError(f"{name} must be an integer >= 2 (or None to infer it from y), got {n_classes!r}")
+    if n_classes < 2:
+        raise ValueError(f"{name} must be >= 2 (or None to infer it from y), got {n_classes}")
+    return int(n_classes)

@@ -7,7 +7,7 @@ The math itself lives in :mod:`boost_focal._scalar` (see ``docs/math.md``).
 
 import numpy as np
 
-from . import _cpu
+from . import _cpu, _cuda
 from ._scalar import HESS_ABS, HESS_BOHNING, HESS_CLIP, HESS_EXACT
 from ._validation import (
     check_alpha,
@@ -15,6 +15,7 @@ from ._validation import (
     check_hessian,
     check_labels,
     check_margin,
+    check_n_classes,
     check_sample_weight,
 )
 
@@ -114,7 +115,8 @@ class FocalLoss:
         if not isinstance(self.alpha, str):
             return self
         y = np.asarray(y)
-        k = _n_classes_from_labels(y) if n_classes is None else int(n_classes)
+        n_classes = check_n_classes(n_classes)
+        k = _n_classes_from_labels(y) if n_classes is None else n_classes
         y = check_labels(y, y.shape[0], k)
         return FocalLoss(self.gamma, balanced_alpha(y, k).tolist(), self.hessian)
 
@@ -126,18 +128,31 @@ class FocalLoss:
         return z, y, w, self.class_alpha(k, y)
 
     # ------------------------------------------------------------------ frameworks
-    def __call__(self, *args, **kwargs):
+    def __call__(self, y_or_preds, preds_or_data, sample_weight=None):
         """Use the instance as an XGBoost or LightGBM custom objective (any of their APIs).
 
-        The dispatch on the caller's argument types lives in :mod:`boost_focal._frameworks`.
+        ``xgb.train(obj=fl)`` calls ``fl(predt, dtrain)``, ``lgb.train`` calls
+        ``fl(preds, train_data)``, and both scikit-learn wrappers call ``fl(y_true, y_pred)``
+        with the weights as ``sample_weight``. Keep exactly these three parameters:
+        ``LGBMClassifier`` counts them (three means "pass the weights") and ``XGBClassifier``
+        passes weights only to a parameter named ``sample_weight``. Returns (grad, hess)
+        shaped like the margin. The dispatch lives in :mod:`boost_focal._frameworks`.
         """
         from ._frameworks import objective_call
 
-        return objective_call(self, *args, **kwargs)
+        return objective_call(self, y_or_preds, preds_or_data, sample_weight)
+
+    def metric(self, name="focal", weighted=True):
+        """A :class:`boost_focal.metric.FocalMetric` of this loss for every library's eval API."""
+        from .metric import FocalMetric
+
+        return FocalMetric(self, name=name, weighted=weighted)
 
     # ------------------------------------------------------------------ public math
     def loss(self, margin, y, sample_weight=None):
         """Per-sample (weighted) focal loss, shape (n,), in the margin's dtype."""
+        if _cuda.is_device_array(margin):  # GPU path (device arrays out): boost_focal/_cuda.py
+            return _cuda.loss(self, margin, y, sample_weight)
         z, y, w, alpha = self._prepare(margin, y, sample_weight)
         out = np.empty(z.shape[0], dtype=z.dtype)
         if z.ndim == 1:
@@ -147,20 +162,35 @@ class FocalLoss:
         return out
 
     def grad_hess(self, margin, y, sample_weight=None):
-        """(grad, hess) of the focal loss with respect to the raw margin, each shaped like it."""
+        """(grad, hess) of the focal loss with respect to the raw margin, each shaped like it.
+
+        A device margin (CuPy, Numba, anything with ``__cuda_array_interface__``) is computed on
+        the GPU and gives device arrays (see ``docs/gpu.md``).
+        """
+        if _cuda.is_device_array(margin):  # GPU path (device arrays out): boost_focal/_cuda.py
+            return _cuda.grad_hess(self, margin, y, sample_weight)
         z, y, w, alpha = self._prepare(margin, y, sample_weight)
         return self._grad_hess_checked(z, y, w, alpha)
 
-    def _grad_hess_checked(self, z, y, w, alpha):
-        """grad_hess on already-validated arrays (the adapters cache validation per dataset)."""
-        grad = np.empty_like(z)
-        hess = np.empty_like(z)
+    def _grad_hess_checked(self, z, y, w, alpha, dtype=None):
+        """grad_hess on already-validated arrays (the adapters cache validation per dataset).
+
+        ``dtype`` is the output dtype (default: the margin's). float32 output uses the fast
+        vectorised float32 kernels (a few float32 ulps from the float64 result), also for
+        float64 margins; float64 output uses the float64 reference kernels.
+        """
+        out = z.dtype if dtype is None else np.dtype(dtype)
+        grad = np.empty_like(z, dtype=out)
+        hess = np.empty_like(z, dtype=out)
         mode = _MODE_CODES[self.hessian]
+        fast = out == np.float32
         if z.ndim == 1:
-            _cpu.binary_grad_hess(z, y, w, self.gamma, alpha[1], alpha[0], mode, grad, hess)
+            kernel = _cpu.binary_grad_hess_f32 if fast else _cpu.binary_grad_hess
+            kernel(z, y, w, self.gamma, alpha[1], alpha[0], mode, grad, hess)
         else:
             k = z.shape[1]
-            _cpu.softmax_grad_hess(z, y, w, self.gamma, alpha, mode, (1.0 - 1.0 / k) / 2.0, grad, hess)
+            kernel = _cpu.softmax_grad_hess_f32 if fast else _cpu.softmax_grad_hess
+            kernel(z, y, w, self.gamma, alpha, mode, (1.0 - 1.0 / k) / 2.0, grad, hess)
         return grad, hess
 
     def init_score(self, y, sample_weight=None, n_classes=None):
@@ -171,9 +201,8 @@ class FocalLoss:
         class frequency, this accounts for gamma and alpha (``docs/math.md``, section 5).
         """
         y = np.asarray(y)
-        k = max(_n_classes_from_labels(y), 2) if n_classes is None else int(n_classes)
-        if k < 2:
-            raise ValueError(f"n_classes must be >= 2, got {n_classes}")
+        n_classes = check_n_classes(n_classes)
+        k = max(_n_classes_from_labels(y), 2) if n_classes is None else n_classes
         y = check_labels(y, y.shape[0], k)
         w = check_sample_weight(sample_weight, y.shape[0])
         totals = np.bincount(y.astype(np.int64), weights=w if w.size else None, minlength=k)
@@ -191,6 +220,8 @@ class FocalLoss:
         Binary margins (n,) give P(y = 1) with shape (n,); multiclass margins (n, K) give rows
         summing to 1. With gamma = 0 and alpha = None this is exactly sigmoid/softmax.
         """
+        if _cuda.is_device_array(margin):  # GPU path (device arrays out): boost_focal/_cuda.py
+            return _cuda.posterior(self, margin)
         z = check_margin(margin)
         k = 2 if z.ndim == 1 else z.shape[1]
         alpha = self.class_alpha(k)

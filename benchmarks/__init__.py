@@ -1,0 +1,1 @@
+"""boost-focal benchmarks: ``python benchmarks/run.py [--quick] [--markdown FILE]``."""

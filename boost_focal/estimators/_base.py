@@ -1,0 +1,432 @@
+"""Shared scikit-learn machinery of :class:`FocalXGBClassifier` and :class:`FocalLGBMClassifier`.
+
+``fit`` validates X, y and the weights once, encodes the labels with ``classes_``, resolves alpha
+and the focal-optimal starting score, prepares the eval sets, and hands a closure objective and a
+metric recorder to the library subclass (``_train_booster``). ``predict_proba`` turns the margin
+(starting score included) into probabilities: the recovered class posterior
+(``probability="posterior"``, :meth:`FocalLoss.posterior`) or plain sigmoid/softmax
+(``probability="raw"``). ``predict`` is the most probable class of those same probabilities.
+"""
+
+import math
+import numbers
+from collections.abc import Mapping
+
+import numpy as np
+from scipy import special
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from .._validation import check_sample_weight
+from ..focal import FocalLoss
+from ._evaluation import EvalRecorder, check_early_stopping_rounds, check_eval_metric
+from ._threads import kernel_threads
+
+PROBABILITY_MODES = ("posterior", "raw")
+
+
+# ---------------------------------------------------------------------------- pure helpers
+def is_dataframe(X):
+    """True for a pandas DataFrame (kept as is so the libraries see categorical columns)."""
+    return type(X).__module__.partition(".")[0] == "pandas" and hasattr(X, "columns")
+
+
+def num_rows(X):
+    return X.shape[0]
+
+
+def take_rows(X, index):
+    """Rows ``index`` of a DataFrame, sparse matrix or array."""
+    return X.iloc[index] if is_dataframe(X) else X[index]
+
+
+def _missing_mask(y):
+    """Missing labels (NaN, None, pandas.NA) in a 1-D label array of any dtype."""
+    if y.dtype.kind == "f":
+        return np.isnan(y)
+    if y.dtype.kind != "O":
+        return np.zeros(y.shape[0], dtype=bool)
+    try:
+        import pandas as pd
+
+        return np.asarray(pd.isna(y), dtype=bool)
+    except ImportError:
+        return np.array([v is None or (isinstance(v, float) and math.isnan(v)) for v in y], dtype=bool)
+
+
+def _labels_1d(y, name):
+    if y is None:
+        raise ValueError(
+            f"{name} is None: this classifier requires y to be passed, but the target y is None; "
+            "pass one class label per row"
+        )
+    y = column_or_1d(y, warn=True)
+    if _missing_mask(y).any():
+        raise ValueError(f"{name} contains missing labels (NaN/None); drop those rows or give them a class")
+    return y
+
+
+def encode_labels(y):
+    """(classes, codes): the sorted distinct labels and each row's index into them (int64).
+
+    Any label type works (strings, non-contiguous integers, bools); ``classes[codes] == y``.
+    """
+    y = _labels_1d(y, "y")
+    check_classification_targets(y)  # rejects continuous / multilabel targets ("Unknown label type")
+    classes, codes = np.unique(y, return_inverse=True)
+    if classes.shape[0] < 2:
+        raise ValueError(
+            f"y has 1 class ({classes[0]!r}); a classifier needs labels from at least 2 classes"
+        )
+    return classes, codes.astype(np.int64).ravel()
+
+
+def encode_with_classes(y, classes, name):
+    """Codes of ``y`` in the fitted ``classes``; labels never seen in training are an error."""
+    y = _labels_1d(y, name)
+    if classes.dtype.kind in "OUS" or y.dtype.kind in "OUS":
+        lookup = {c: i for i, c in enumerate(classes.tolist())}
+        codes = np.array([lookup.get(v, -1) for v in y.tolist()], dtype=np.int64)
+    else:
+        pos = np.clip(np.searchsorted(classes, y), 0, classes.shape[0] - 1)
+        codes = np.where(classes[pos] == y, pos, -1).astype(np.int64)
+    if (codes < 0).any():
+        unseen = np.unique(np.asarray(y, dtype=object)[codes < 0]).tolist()
+        raise ValueError(f"{name} has labels {unseen} that are not in the training classes {classes.tolist()}")
+    return codes
+
+
+def alpha_for_classes(alpha, classes):
+    """A dict ``{class label: weight}`` becomes the per-class sequence in ``classes`` order."""
+    if not isinstance(alpha, Mapping):
+        return alpha
+    labels = classes.tolist()
+    unknown = [k for k in alpha if k not in labels]
+    missing = [c for c in labels if c not in alpha]
+    if unknown or missing:
+        raise ValueError(
+            f"alpha as a dict needs exactly one weight per class {labels}; "
+            f"unknown keys {unknown}, classes without a weight {missing}"
+        )
+    return [alpha[c] for c in labels]
+
+
+def check_probability(probability):
+    if not isinstance(probability, str) or probability not in PROBABILITY_MODES:
+        raise ValueError(
+            f"probability must be 'posterior' (the class posterior recovered from the focal margin) "
+            f"or 'raw' (plain sigmoid/softmax of the margin); got {probability!r}"
+        )
+    return probability
+
+
+def check_n_estimators(n_estimators):
+    if isinstance(n_estimators, bool) or not isinstance(n_estimators, numbers.Integral) or n_estimators < 1:
+        raise ValueError(f"n_estimators must be a positive integer (boosting rounds), got {n_estimators!r}")
+    return int(n_estimators)
+
+
+def seed_from(random_state):
+    """None stays None; an int is used as is; a RandomState/Generator draws one seed."""
+    if random_state is None or isinstance(random_state, numbers.Integral):
+        return None if random_state is None else int(random_state)
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(np.iinfo(np.int32).max))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(np.iinfo(np.int32).max))
+    raise TypeError(f"random_state must be None, an int, a RandomState or a Generator; got {random_state!r}")
+
+
+def round_to_21_bits(a):
+    """Round float32 values, in place, to 21 significant bits (ties away from zero).
+
+    A 21-bit value times any integer weight 0..8 needs at most 24 bits, so it is exact in
+    float32: see :func:`make_objective`. Adding 4 to the bit pattern and clearing the low 3
+    mantissa bits rounds the magnitude; a carry into the exponent is the correct result.
+    """
+    bits = a.view(np.uint32)
+    bits += np.uint32(4)
+    bits &= np.uint32(0xFFFFFFF8)
+    return a
+
+
+def make_objective(loss, y, w, alpha, n_jobs=None):
+    """margin (n,) or (n, K) -> float32 (grad, hess) of the focal loss, for the libraries' hooks.
+
+    ``y`` (int64 codes), ``w`` (float64, empty = unweighted) and ``alpha`` were validated once
+    in ``fit``, so each round goes straight to the kernel. A C-contiguous copy is made only when
+    the library hands a Fortran-ordered view (LightGBM multiclass).
+
+    Both libraries store one float32 (grad, hess) pair per row and sum them in float64, so the
+    kernels are asked for float32 directly (the fast kernels, from the library's margin as is).
+    A weighted row contributes round32(w * g), k copies of a row contribute k * round32(g), and
+    the two differ by rounding, which is enough to flip a tie between two equally good splits
+    (the failure of scikit-learn's sample-weight equivalence check). Rounding g and h to 21
+    significant bits (relative change <= 2^-21, about 4 float32 ulps, the size of the float32
+    kernels' own error) makes w * g exact for integer weights up to 8, so a weight of k trains
+    bit-for-bit the same XGBoost model as k copies of the row (frequency weights); other
+    weights are rounded once, as before.
+    """
+    unweighted = np.empty(0, dtype=np.float64)
+    n_classes = alpha.shape[0]
+
+    def objective(margin):
+        margin = np.ascontiguousarray(margin)
+        if n_classes > 2 and margin.ndim == 1:  # older XGBoost hands multiclass margins flat, row-major
+            margin = margin.reshape(y.shape[0], n_classes)
+        with kernel_threads(n_jobs, margin.size):
+            grad, hess = loss._grad_hess_checked(margin, y, unweighted, alpha, dtype=np.float32)
+        grad = round_to_21_bits(np.array(grad, dtype=np.float32, copy=grad.dtype != np.float32))
+        hess = round_to_21_bits(np.array(hess, dtype=np.float32, copy=hess.dtype != np.float32))
+        if w.size == 0:
+            return grad, hess
+        wk = w if grad.ndim == 1 else w[:, None]
+        return (grad * wk).astype(np.float32), (hess * wk).astype(np.float32)
+
+    return objective
+
+
+# ---------------------------------------------------------------------------- the estimator base
+class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
+    """Base of the focal-loss classifiers; subclasses implement the ``_library`` hooks.
+
+    Subclasses define ``__init__`` with explicit parameters and ``**kwargs``; keyword arguments
+    not named in the signature are passed to the library as booster parameters (kept in
+    ``_extra_params`` and reported by :meth:`get_params`, so clone and grid search see them).
+    """
+
+    _library_name = ""  # for error messages
+    # booster parameters the estimator sets itself -> the argument to use instead
+    _reserved_params = {}
+
+    # ------------------------------------------------------------ parameters
+    def get_params(self, deep=True):
+        params = super().get_params(deep=deep)
+        params.update(getattr(self, "_extra_params", {}))
+        return params
+
+    def set_params(self, **params):
+        names = set(self._get_param_names())
+        extra = dict(getattr(self, "_extra_params", {}))
+        for key, value in params.items():
+            if key in names:
+                setattr(self, key, value)
+            else:
+                extra[key] = value
+        self._extra_params = extra
+        return self
+
+    def _check_extra_params(self):
+        extra = dict(getattr(self, "_extra_params", {}))
+        for key in extra:
+            if key in self._reserved_params:
+                raise ValueError(
+                    f"{type(self).__name__} sets the {self._library_name} parameter {key!r} itself; "
+                    f"{self._reserved_params[key]}"
+                )
+        return extra
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # both libraries route missing values natively
+        tags.input_tags.sparse = True
+        return tags
+
+    # ------------------------------------------------------------ validation
+    def _validate_X(self, X, reset):
+        if is_dataframe(X):
+            # Keep the DataFrame (categorical columns reach the library); still record and
+            # check n_features_in_ / feature_names_in_ like every scikit-learn estimator.
+            validate_data(self, X, reset=reset, skip_check_array=True)
+            if X.shape[0] == 0:
+                raise ValueError(
+                    f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required "
+                    f"by {type(self).__name__}."
+                )
+            return X
+        return validate_data(
+            self,
+            X,
+            reset=reset,
+            accept_sparse=("csr", "csc"),
+            dtype=(np.float32, np.float64),
+            ensure_all_finite="allow-nan",
+        )
+
+    def _row_weights(self, w, y, classes):
+        """sample_weight times the scale_pos_weight / class_weight factors (empty = all ones)."""
+        factors = None
+        spw = getattr(self, "scale_pos_weight", None)
+        if spw is not None:
+            if isinstance(spw, bool) or not isinstance(spw, numbers.Real) or not (0 < spw < math.inf):
+                raise ValueError(f"scale_pos_weight must be a positive finite number, got {spw!r}")
+            if classes.shape[0] != 2:
+                if spw != 1:
+                    raise ValueError(
+                        f"scale_pos_weight applies to binary problems only; y has {classes.shape[0]} classes: "
+                        "use alpha (one weight per class) or sample_weight"
+                    )
+            else:
+                factors = np.where(y == 1, float(spw), 1.0)
+        class_weight = getattr(self, "class_weight", None)
+        if class_weight is not None:
+            from sklearn.utils.class_weight import compute_sample_weight
+
+            cw = compute_sample_weight(class_weight, classes[y])
+            factors = cw if factors is None else factors * cw
+        if factors is None:
+            return w
+        return np.ascontiguousarray(factors if w.size == 0 else w * factors, dtype=np.float64)
+
+    def _focal_loss(self, classes, y):
+        """(FocalLoss with alpha resolved to a (K,) array, that array), with clear errors."""
+        loss = FocalLoss(self.gamma, alpha_for_classes(self.alpha, classes), self.hessian)
+        try:
+            alpha = loss.class_alpha(classes.shape[0], y)
+        except ValueError as exc:
+            raise ValueError(f"{exc} (classes in y: {classes.tolist()})") from None
+        return FocalLoss(loss.gamma, alpha.tolist(), loss.hessian), alpha
+
+    def _prepare_eval_sets(self, eval_set, eval_sample_weight):
+        """[(X, y codes, weights or None)] for each (X, y) pair, checked against the fit data."""
+        if eval_set is None:
+            if eval_sample_weight is not None:
+                raise ValueError("eval sample weights were given without eval_set")
+            return []
+        if not isinstance(eval_set, (list, tuple)) or not all(
+            isinstance(pair, (list, tuple)) and len(pair) == 2 for pair in eval_set
+        ):
+            raise TypeError("eval_set must be a list of (X, y) pairs, e.g. eval_set=[(X_valid, y_valid)]")
+        if eval_sample_weight is None:
+            eval_sample_weight = [None] * len(eval_set)
+        if len(eval_sample_weight) != len(eval_set):
+            raise ValueError(
+                f"eval sample weights: got {len(eval_sample_weight)} entries for {len(eval_set)} eval sets; "
+                "pass one array (or None) per eval set"
+            )
+        out = []
+        for i, ((Xe, ye), we) in enumerate(zip(eval_set, eval_sample_weight)):
+            Xe = self._validate_X(Xe, reset=False)
+            codes = encode_with_classes(ye, self.classes_, f"eval_set[{i}] y")
+            if codes.shape[0] != num_rows(Xe):
+                raise ValueError(f"eval_set[{i}]: X has {num_rows(Xe)} rows but y has {codes.shape[0]} labels")
+            we = check_sample_weight(we, codes.shape[0], name=f"eval sample weight {i}")
+            out.append((Xe, codes, we if we.size else None))
+        return out
+
+    # ------------------------------------------------------------ fit
+    def _fit(self, X, y, sample_weight=None, eval_set=None, eval_sample_weight=None, verbose=False, **train_kwargs):
+        self._import_library()
+        extra = self._check_extra_params()
+        check_probability(self.probability)
+        metric = check_eval_metric(self.eval_metric)
+        n_estimators = check_n_estimators(self.n_estimators)
+        X = self._validate_X(X, reset=True)
+        classes, y = encode_labels(y)
+        if y.shape[0] != num_rows(X):
+            raise ValueError(f"X has {num_rows(X)} rows but y has {y.shape[0]} labels")
+
+        w = self._row_weights(check_sample_weight(sample_weight, y.shape[0]), y, classes)
+        if w.size:
+            keep = w > 0
+            if not keep.any():
+                raise ValueError(
+                    "sample_weight is zero for every row: at least one weight must be > 0 "
+                    "(scale_pos_weight and class_weight included)"
+                )
+            if not keep.all():
+                # Zero weight means "not in the training set": dropping those rows makes a
+                # weight of k the same as k copies of a row (bins and row counts included).
+                idx = np.flatnonzero(keep)
+                X, y, w = take_rows(X, idx), y[idx], w[idx]
+        present = np.unique(y)
+        if present.shape[0] < 2:
+            raise ValueError(
+                f"only one class ({classes[present[0]]!r}) has rows with positive sample_weight; "
+                "a classifier needs at least 2 classes with positive weight"
+            )
+
+        loss, alpha = self._focal_loss(classes, y)
+        if self.probability == "posterior" and (alpha <= 0).any():
+            raise ValueError(
+                f"alpha is 0 for class(es) {classes[alpha <= 0].tolist()}, so the posterior of those classes "
+                "is undefined; give every class a positive alpha or use probability='raw'"
+            )
+        self.classes_ = classes
+        self.n_classes_ = classes.shape[0]
+        self.alpha_ = alpha
+        self.loss_ = loss
+        with kernel_threads(self.n_jobs, 0):  # the optimiser evaluates K x K margins: serial
+            self.init_score_ = loss.init_score(y, w if w.size else None, self.n_classes_)
+
+        evals = self._prepare_eval_sets(eval_set, eval_sample_weight)
+        rounds = check_early_stopping_rounds(self.early_stopping_rounds, len(evals))
+        recorder = EvalRecorder(
+            metric, [(ye, we) for _, ye, we in evals], loss, self._proba_from_margin, classes, rounds, self.n_jobs
+        )
+        objective = make_objective(loss, y, w, alpha, self.n_jobs)
+        self.booster_ = self._train_booster(
+            X, y, w, evals, objective, recorder, n_estimators, extra, verbose, **train_kwargs
+        )
+        if rounds is not None and recorder.best_iteration is not None:
+            self.n_estimators_ = recorder.best_iteration + 1
+        else:
+            self.n_estimators_ = self._rounds_trained()  # 0 only if no feature could be split
+        self.best_iteration_ = self.n_estimators_ - 1 if self.n_estimators_ else None
+        self.best_score_ = recorder.history[-1][self.best_iteration_] if evals and self.n_estimators_ else None
+        self.evals_result_ = recorder.results()
+        return self
+
+    # ------------------------------------------------------------ predict
+    def _posterior_is_link(self):
+        """gamma = 0 with equal alphas: the posterior IS sigmoid/softmax (use the same code path)."""
+        return self.loss_.gamma == 0.0 and bool(np.all(self.alpha_ == self.alpha_[0]))
+
+    def _proba_from_margin(self, margin):
+        margin = np.asarray(margin, dtype=np.float64)
+        posterior = check_probability(self.probability) == "posterior" and not self._posterior_is_link()
+        if margin.ndim == 1:
+            if posterior:
+                with kernel_threads(self.n_jobs, margin.size):
+                    p1 = self.loss_.posterior(margin)
+            else:
+                p1 = special.expit(margin)
+            return np.column_stack([1.0 - p1, p1])
+        if posterior:
+            with kernel_threads(self.n_jobs, margin.size):
+                return self.loss_.posterior(margin)
+        return special.softmax(margin, axis=1)
+
+    def decision_function(self, X):
+        """Raw margins, starting score included: shape (n,) for two classes (class ``classes_[1]``),
+        else (n, n_classes). ``predict_proba`` is sigmoid/softmax of these or the posterior of them.
+
+        With probability="posterior" and unequal class alphas, ``predict`` does not threshold the
+        margin at 0 (binary) but the posterior at 0.5, which sits at another margin.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        return np.asarray(self._predict_margin(X, self.n_estimators_), dtype=np.float64)
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n, n_classes), columns in ``classes_`` order, rows summing to 1."""
+        return self._proba_from_margin(self.decision_function(X))
+
+    def predict(self, X):
+        """The most probable class (of ``predict_proba``), as a label from ``classes_``."""
+        proba = self.predict_proba(X)  # checks fitted-ness before classes_ is touched
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    # ------------------------------------------------------------ library hooks
+    def _import_library(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _train_booster(self, X, y, w, evals, objective, recorder, n_estimators, extra, verbose, **kwargs):
+        raise NotImplementedError  # pragma: no cover
+
+    def _rounds_trained(self):
+        raise NotImplementedError  # pragma: no cover
+
+    def _predict_margin(self, X, n_rounds):
+        raise NotImplementedError  # pragma: no cover

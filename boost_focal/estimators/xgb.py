@@ -1,0 +1,382 @@
+"""``FocalXGBClassifier``: XGBoost trained on the focal loss, as a scikit-learn classifier.
+
+Training goes through ``xgb.train`` with a closure objective, so the estimator controls what
+``XGBClassifier`` gets wrong with custom objectives: labels are encoded once from ``classes_``,
+the starting score is the focal-optimal constant stored in the model as ``base_score``
+(``binary:logistic`` takes sigmoid(start); ``multi:softprob`` takes the raw margin vector on
+XGBoost >= 3.1), sample weights reach the gradients, and early stopping follows the focal metric.
+"""
+
+import copy
+import re
+
+import numpy as np
+from scipy import sparse, special
+
+from ._base import FocalBoostClassifier, seed_from
+
+# estimator attribute -> XGBoost booster parameter (None values are left to XGBoost's defaults)
+_BOOSTER_PARAMS = {
+    "learning_rate": "eta",
+    "max_depth": "max_depth",
+    "max_leaves": "max_leaves",
+    "max_bin": "max_bin",
+    "grow_policy": "grow_policy",
+    "min_child_weight": "min_child_weight",
+    "min_split_loss": "gamma",  # XGBoost's own "gamma"; ours is the focal gamma
+    "max_delta_step": "max_delta_step",
+    "subsample": "subsample",
+    "sampling_method": "sampling_method",
+    "colsample_bytree": "colsample_bytree",
+    "colsample_bylevel": "colsample_bylevel",
+    "colsample_bynode": "colsample_bynode",
+    "reg_alpha": "alpha",  # XGBoost's own "alpha" (L1); ours is the focal alpha
+    "reg_lambda": "lambda",
+    "tree_method": "tree_method",
+    "device": "device",
+    "n_jobs": "nthread",
+    "verbosity": "verbosity",
+    "max_cat_to_onehot": "max_cat_to_onehot",
+    "max_cat_threshold": "max_cat_threshold",
+    "monotone_constraints": "monotone_constraints",
+    "interaction_constraints": "interaction_constraints",
+}
+
+# keyword arguments that belong to the DMatrix, not to the booster
+_DATA_KWARGS = ("feature_types", "feature_weights")
+
+# largest |start| whose sigmoid survives XGBoost's float32 base_score strictly inside (0, 1)
+_MAX_STORED_LOGIT = 15.0
+
+
+def _import_xgboost():
+    try:
+        import xgboost
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "FocalXGBClassifier needs xgboost: pip install 'boost-focal[xgboost]'"
+        ) from exc
+    return xgboost
+
+
+def stores_vector_intercept(xgb):
+    """XGBoost >= 3.1 keeps a per-class base_score vector for multi:softprob."""
+    major, minor = (int(p) for p in re.findall(r"\d+", xgb.__version__)[:2])
+    return (major, minor) >= (3, 1)
+
+
+class FocalXGBClassifier(FocalBoostClassifier):
+    """XGBoost classifier trained on the focal loss (Lin et al. 2017), scikit-learn compatible.
+
+    Binary or multiclass (softmax) is chosen from ``y``; labels may be any type.
+
+    Parameters
+    ----------
+    gamma : float >= 0, default 2.0
+        Focal focusing parameter (0 = cross-entropy). NOT XGBoost's ``gamma``: the minimum
+        split loss is ``min_split_loss`` here.
+    alpha : None, float, sequence, dict or "balanced", default None
+        Class weights: a float is the weight of ``classes_[1]`` (binary; class 0 gets 1 - alpha);
+        a sequence gives one weight per class in ``classes_`` order; a dict maps class labels to
+        weights; "balanced" uses inverse class frequencies of the training labels. NOT XGBoost's
+        ``alpha`` (L1 penalty), which is ``reg_alpha`` here.
+    hessian : {"bohning", "exact", "abs", "clip"}, default "bohning"
+        Second-derivative safeguard (see :class:`boost_focal.FocalLoss`).
+    probability : {"posterior", "raw"}, default "posterior"
+        What ``predict_proba`` returns: the class posterior recovered from the focal margin, or
+        plain sigmoid/softmax of the margin. ``predict`` takes the most probable class of it.
+    n_estimators : int, default 100
+        Boosting rounds.
+    eval_metric : None, "focal", "logloss", "error", "auc", "aucpr" or callable
+        Metric recorded on each ``eval_set`` (default: the focal loss). A callable is called as
+        ``f(y_true, proba, sample_weight)`` (original labels, ``predict_proba`` output, weights or
+        None) and must return a float where lower is better.
+    early_stopping_rounds : int or None
+        Stop after this many rounds without improvement of ``eval_metric`` on the last eval set;
+        predictions then use the best round (``best_iteration_``).
+    scale_pos_weight : float or None
+        Binary only: multiplies the weight of ``classes_[1]`` rows (applied to the gradients,
+        unlike XGBoost with a custom objective, which ignores it).
+    enable_categorical : bool, default True
+        Let pandas categorical columns be split natively.
+    missing : float, default NaN
+        Value treated as missing.
+    importance_type : str or None
+        For ``feature_importances_`` (XGBoost's default "gain" when None).
+    callbacks : list of xgboost.callback.TrainingCallback or None
+        Extra XGBoost callbacks (copied for each fit).
+    learning_rate, max_depth, max_leaves, max_bin, grow_policy, min_child_weight, min_split_loss,
+    max_delta_step, subsample, sampling_method, colsample_bytree, colsample_bylevel,
+    colsample_bynode, reg_alpha, reg_lambda, tree_method, device, n_jobs, random_state, verbosity,
+    max_cat_to_onehot, max_cat_threshold, monotone_constraints, interaction_constraints
+        As in ``xgboost.XGBClassifier`` (None = XGBoost's default).
+    **kwargs
+        Any other XGBoost booster parameter, passed through (``feature_types`` and
+        ``feature_weights`` go to the training DMatrix).
+
+    Attributes
+    ----------
+    classes_, n_classes_, n_features_in_, feature_names_in_ (DataFrame input with string names)
+    booster_ : xgboost.Booster (also ``get_booster()``); its margins include the starting score
+        except for multiclass on XGBoost < 3.1 (then add ``init_score_``).
+    init_score_ : float or ndarray (K,)
+        The focal-optimal constant starting margin.
+    alpha_ : ndarray (K,)
+        Per-class alpha used in training ("balanced" resolved).
+    loss_ : FocalLoss
+        The loss trained on (``loss_.posterior(margin)`` is the posterior).
+    best_iteration_, n_estimators_, best_score_, evals_result_, feature_importances_
+    """
+
+    _library_name = "XGBoost"
+    _reserved_params = {
+        "objective": "it is always the focal loss (set gamma, alpha, hessian)",
+        "obj": "it is always the focal loss (set gamma, alpha, hessian)",
+        "base_score": "the starting score is the focal-optimal constant (init_score_)",
+        "num_class": "the number of classes comes from y",
+        "num_boost_round": "use n_estimators",
+        "custom_metric": "use eval_metric",
+        "feval": "use eval_metric",
+    }
+
+    def __init__(
+        self,
+        *,
+        gamma=2.0,
+        alpha=None,
+        hessian="bohning",
+        probability="posterior",
+        n_estimators=100,
+        learning_rate=None,
+        max_depth=None,
+        max_leaves=None,
+        max_bin=None,
+        grow_policy=None,
+        min_child_weight=None,
+        min_split_loss=None,
+        max_delta_step=None,
+        subsample=None,
+        sampling_method=None,
+        colsample_bytree=None,
+        colsample_bylevel=None,
+        colsample_bynode=None,
+        reg_alpha=None,
+        reg_lambda=None,
+        scale_pos_weight=None,
+        tree_method=None,
+        device=None,
+        n_jobs=None,
+        random_state=None,
+        verbosity=None,
+        missing=np.nan,
+        enable_categorical=True,
+        max_cat_to_onehot=None,
+        max_cat_threshold=None,
+        monotone_constraints=None,
+        interaction_constraints=None,
+        importance_type=None,
+        eval_metric=None,
+        early_stopping_rounds=None,
+        callbacks=None,
+        **kwargs,
+    ):
+        self.gamma = gamma
+        self.alpha = alpha
+        self.hessian = hessian
+        self.probability = probability
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.max_leaves = max_leaves
+        self.max_bin = max_bin
+        self.grow_policy = grow_policy
+        self.min_child_weight = min_child_weight
+        self.min_split_loss = min_split_loss
+        self.max_delta_step = max_delta_step
+        self.subsample = subsample
+        self.sampling_method = sampling_method
+        self.colsample_bytree = colsample_bytree
+        self.colsample_bylevel = colsample_bylevel
+        self.colsample_bynode = colsample_bynode
+        self.reg_alpha = reg_alpha
+        self.reg_lambda = reg_lambda
+        self.scale_pos_weight = scale_pos_weight
+        self.tree_method = tree_method
+        self.device = device
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbosity = verbosity
+        self.missing = missing
+        self.enable_categorical = enable_categorical
+        self.max_cat_to_onehot = max_cat_to_onehot
+        self.max_cat_threshold = max_cat_threshold
+        self.monotone_constraints = monotone_constraints
+        self.interaction_constraints = interaction_constraints
+        self.importance_type = importance_type
+        self.eval_metric = eval_metric
+        self.early_stopping_rounds = early_stopping_rounds
+        self.callbacks = callbacks
+        self._extra_params = kwargs
+
+    # ------------------------------------------------------------ public API
+    def fit(self, X, y, sample_weight=None, *, eval_set=None, sample_weight_eval_set=None, verbose=False):
+        """Fit on X (array, sparse matrix or DataFrame) and labels y.
+
+        ``eval_set``: list of (X, y) pairs scored with ``eval_metric`` each round (the last one
+        drives early stopping); ``sample_weight_eval_set``: one weight array (or None) per pair;
+        ``verbose``: print the evaluation every round (True) or every ``verbose`` rounds.
+        """
+        return self._fit(X, y, sample_weight, eval_set, sample_weight_eval_set, verbose)
+
+    def get_booster(self):
+        """The trained ``xgboost.Booster`` (as in ``XGBClassifier``)."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)
+        return self.booster_
+
+    @property
+    def feature_importances_(self):
+        """Importance per feature (``importance_type``, default "gain"), normalised to sum to 1."""
+        booster = self.get_booster()
+        scores = booster.get_score(importance_type=self.importance_type or "gain")
+        names = booster.feature_names or [f"f{i}" for i in range(self.n_features_in_)]
+        values = np.array([scores.get(name, 0.0) for name in names], dtype=np.float32)
+        total = values.sum()
+        return values / total if total > 0 else values
+
+    # ------------------------------------------------------------ library hooks
+    def _import_library(self):
+        return _import_xgboost()
+
+    def _use_quantile_dmatrix(self, extra):
+        return self.tree_method in (None, "hist", "auto") and extra.get("booster") != "gblinear"
+
+    def _start(self, xgb):
+        """(base_score for the booster or None, per-row offset the DMatrix must carry or None)."""
+        start = self.init_score_
+        if self.n_classes_ == 2:
+            if abs(start) <= _MAX_STORED_LOGIT:
+                return float(special.expit(start)), None
+            return None, float(start)
+        if stores_vector_intercept(xgb):
+            return [float(v) for v in start], None
+        return None, np.asarray(start, dtype=np.float64)
+
+    def _booster_params(self, extra, base_score):
+        """The ``params`` dict for ``xgb.train`` (a Dask variant can reuse it as is)."""
+        params = {
+            "objective": "binary:logistic" if self.n_classes_ == 2 else "multi:softprob",
+            "disable_default_eval_metric": 1,
+        }
+        if self.n_classes_ > 2:
+            params["num_class"] = self.n_classes_
+        # XGBoost needs a base_score strictly inside (0, 1) for binary:logistic; when the
+        # start is stored per row instead, 0.5 makes the booster's own offset exactly 0.
+        params["base_score"] = base_score if base_score is not None else (0.5 if self.n_classes_ == 2 else 0.0)
+        for attr, key in _BOOSTER_PARAMS.items():
+            value = getattr(self, attr)
+            if value is not None:
+                params[key] = value
+        seed = seed_from(self.random_state)
+        if seed is not None:
+            params["seed"] = seed
+        params.update({k: v for k, v in extra.items() if k not in _DATA_KWARGS})
+        return params
+
+    def _dmatrix(self, xgb, X, y, w, offset, quantile, ref=None, data_kwargs=None):
+        kwargs = dict(
+            label=y,
+            weight=w,
+            missing=self.missing,
+            enable_categorical=self.enable_categorical,
+            nthread=self.n_jobs,
+            **(data_kwargs or {}),
+        )
+        if offset is not None:
+            kwargs["base_margin"] = np.broadcast_to(offset, (X.shape[0],) + np.shape(offset)).copy()
+        if quantile:
+            return xgb.QuantileDMatrix(X, max_bin=self.max_bin, ref=ref, **kwargs)
+        return xgb.DMatrix(X, **kwargs)
+
+    def _train_booster(self, X, y, w, evals, objective, recorder, n_estimators, extra, verbose):
+        xgb = _import_xgboost()
+        base_score, offset = self._start(xgb)
+        self._margin_offset = offset  # added at predict time when the booster cannot store it
+        quantile = self._use_quantile_dmatrix(extra)
+        data_kwargs = {k: extra[k] for k in _DATA_KWARGS if k in extra}
+        dtrain = self._dmatrix(xgb, X, y, w if w.size else None, offset, quantile, data_kwargs=data_kwargs)
+        dvalid = [
+            self._dmatrix(xgb, Xe, ye, we, offset, quantile, ref=dtrain if quantile else None)
+            for Xe, ye, we in evals
+        ]
+        callbacks = copy.deepcopy(self.callbacks) if self.callbacks else []
+        custom_metric = None
+        if dvalid:
+            index = {id(d): i for i, d in enumerate(dvalid)}
+
+            def custom_metric(predt, dmatrix):
+                return recorder.name, recorder.evaluate(index[id(dmatrix)], predt)
+
+            callbacks.append(_stopper(xgb, recorder))
+        return self._call_train(
+            xgb,
+            self._booster_params(extra, base_score),
+            dtrain,
+            n_estimators,
+            list(zip(dvalid, recorder.names)),
+            lambda predt, dmatrix: objective(predt),
+            custom_metric,
+            callbacks,
+            verbose,
+        )
+
+    def _call_train(self, xgb, params, dtrain, n_estimators, evals, obj, custom_metric, callbacks, verbose):
+        """The single call into XGBoost's trainer (swap point for a distributed variant)."""
+        return xgb.train(
+            params,
+            dtrain,
+            num_boost_round=n_estimators,
+            evals=evals,
+            obj=obj,
+            custom_metric=custom_metric,
+            verbose_eval=verbose,
+            callbacks=callbacks or None,
+        )
+
+    def _rounds_trained(self):
+        return self.booster_.num_boosted_rounds()
+
+    def _predict_margin(self, X, n_rounds):
+        booster = self.booster_
+        iteration_range = (0, n_rounds)
+        inplace = (isinstance(X, np.ndarray) or sparse.isspmatrix_csr(X) or isinstance(X, sparse.csr_array)) and (
+            self._extra_params.get("booster") != "gblinear"
+        )
+        if inplace:
+            margin = booster.inplace_predict(
+                X, iteration_range=iteration_range, predict_type="margin", missing=self.missing, validate_features=False
+            )
+        else:
+            xgb = _import_xgboost()
+            data = xgb.DMatrix(X, missing=self.missing, enable_categorical=self.enable_categorical, nthread=self.n_jobs)
+            margin = booster.predict(data, output_margin=True, iteration_range=iteration_range, validate_features=False)
+        margin = np.asarray(margin, dtype=np.float64)
+        if self.n_classes_ > 2:
+            margin = margin.reshape(X.shape[0], self.n_classes_)
+        if self._margin_offset is not None:
+            margin = margin + self._margin_offset
+        return margin
+
+
+def _stopper(xgb, recorder):
+    """An XGBoost callback that applies the recorder's early-stopping rule after each round."""
+
+    class _FocalEarlyStopping(xgb.callback.TrainingCallback):
+        def after_iteration(self, model, epoch, evals_log):
+            return recorder.after_round(epoch)
+
+    return _FocalEarlyStopping()
+
+
+__all__ = ["FocalXGBClassifier"]
