@@ -401,7 +401,8 @@ def decision(summary, means):
         if len(sub):
             lines.append(
                 f"* {task}: median log-loss ratio to the logloss model {np.median(sub['log_loss_post_ratio']):.2f} "
-                f"for the posterior (range {sub['log_loss_post_ratio'].min():.2f}-{sub['log_loss_post_ratio'].max():.2f} "
+                f"for the posterior (range {sub['log_loss_post_ratio'].min():.2f}-"
+                f"{sub['log_loss_post_ratio'].max():.2f} "
                 f"over settings) vs {np.median(sub['log_loss_raw_ratio']):.2f} for raw; ECE "
                 f"{np.median(sub['ece_post_ratio']):.2f} vs {np.median(sub['ece_raw_ratio']):.2f}."
             )
@@ -434,7 +435,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 small binary sets + 1 multiclass set, 3 folds")
     parser.add_argument("--folds", type=int, default=None, help="CV folds (default 5, quick 3)")
-    parser.add_argument("--out", default=None, help="markdown output (default docs/calibration.md; quick prints)")
+    parser.add_argument("--out", default=None,
+                        help="markdown output (default docs/calibration.md; --quick prints instead)")
     parser.add_argument("--engines", default="xgboost,lightgbm")
     parser.add_argument("--csv", default=None, help="also write the per-fold rows as CSV")
     args = parser.parse_args(argv)

@@ -139,7 +139,8 @@ def main():
     df = pd.DataFrame(rows)
     cols = [f"r{r}" for r in CHECKPOINTS if r <= rounds] + ["best", "best_round", "quality"]
     mean = df.groupby(["dataset", "engine", "start"], sort=False)[cols].mean()
-    print(f"Held-out focal loss (mean of 3 folds); quality = PR-AUC (binary) or accuracy (multiclass) at round {rounds}\n")
+    print("Held-out focal loss (mean of 3 folds); quality = PR-AUC (binary) or accuracy (multiclass) "
+          f"at round {rounds}\n")
     header = "| dataset | engine | start | " + " | ".join(cols) + " |"
     print(header)
     print("|" + "---|" * (3 + len(cols)))

@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._fastmath import (
+    F32_MAX,
     FLAGS,
     NEG_INF as NEG_INF32,
     ONE,
@@ -31,7 +32,6 @@ from ._fastmath import (
     safeguard_f32,
     softmax_other_f32,
     split_f32,
-    two_sum_f32,
 )
 from ._scalar import (
     binary_element,
@@ -172,16 +172,16 @@ SOURCE_KEY = _source_key()
 
 
 @functools.lru_cache(maxsize=None)
-def binary_fast_kernel(kind, mode):
+def binary_fast_kernel(kind, mode, parallel=False):
     """kernel(z, y, w, gamma, alpha_pos, alpha_neg, grad, hess) writing float32 grad/hess.
 
     z and w may be float32 or float64, y any real dtype; w empty means unweighted.
     """
     source_key = SOURCE_KEY
 
-    @njit(cache=True, parallel=True, error_model="numpy", fastmath=FLAGS)
+    @njit(cache=True, parallel=parallel, nogil=True, error_model="numpy", fastmath=FLAGS)
     def kernel(z, y, w, gamma, alpha_pos, alpha_neg, grad, hess):
-        source_key  # noqa: B018 (part of the cache key, see above)
+        source_key, parallel  # noqa: B018 (part of the cache key, see above)
         g32 = np.float32(gamma)
         g_lo = np.float32(gamma - g32)
         ap = np.float32(alpha_pos)
@@ -264,16 +264,19 @@ def _softmax_block(z, y, w, gamma, gamma_lo, kind, alpha, mode, bohning, grad, h
             else:
                 e = exp_diff_f32(v, m[j], ZERO32)
             t[k, j] = e
-            rest[j] += float(e) if (k32 != label[j]) & (k32 != top[j]) else 0.0
+            rest[j] += np.float64(e) if (k32 != label[j]) & (k32 != top[j]) else 0.0
             zy[j] = v if k32 == label[j] else zy[j]
     # u per row: one libm log per row, in float64
     u_hi = np.empty(nb, dtype=np.float32)
     u_lo = np.empty(nb, dtype=np.float32)
     for j in range(nb):
-        d, d_err = two_sum_f32(zy[j], -m[j])
-        u64 = (float(d) - math.log(1.0 + rest[j])) + (float(d_err) + (float(zy_lo[j]) - float(m_lo[j])))
+        # z_y - m of two float32s is exact in float64 (and cannot overflow there). np.float64, not
+        # float(): Numba types float(float32) as float32.
+        f64 = np.float64
+        u64 = ((f64(zy[j]) - f64(m[j])) - math.log(1.0 + rest[j])) + (f64(zy_lo[j]) - f64(m_lo[j]))
+        u64 = min(max(u64, -F32_MAX), F32_MAX)
         u_hi[j] = np.float32(u64)
-        u_lo[j] = np.float32(u64 - float(u_hi[j]))
+        u_lo[j] = np.float32(u64 - f64(u_hi[j]))
     # focal terms, vectorised across rows (kept free of float64 work, which would halve the width)
     a_row = np.empty(nb, dtype=np.float32)
     for j in range(nb):
@@ -314,7 +317,7 @@ def _softmax_block(z, y, w, gamma, gamma_lo, kind, alpha, mode, bohning, grad, h
 
 
 @functools.lru_cache(maxsize=None)
-def softmax_fast_kernel(kind, mode):
+def softmax_fast_kernel(kind, mode, parallel=False):
     """kernel(z, y, w, gamma, alpha, bohning, grad, hess) writing float32 (n, K) grad/hess.
 
     z (n, K) float32 or float64 in C or F order (LightGBM's margins are an F-ordered view);
@@ -322,9 +325,9 @@ def softmax_fast_kernel(kind, mode):
     """
     source_key = SOURCE_KEY
 
-    @njit(cache=True, parallel=True, error_model="numpy", fastmath=FLAGS)
+    @njit(cache=True, parallel=parallel, nogil=True, error_model="numpy", fastmath=FLAGS)
     def kernel(z, y, w, gamma, alpha, bohning, grad, hess):
-        source_key  # noqa: B018 (part of the cache key, see above)
+        source_key, parallel  # noqa: B018 (part of the cache key, see above)
         n = z.shape[0]
         g32 = np.float32(gamma)
         g_lo = np.float32(gamma - g32)
@@ -340,11 +343,61 @@ def softmax_fast_kernel(kind, mode):
     return kernel
 
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+import numba
+
+_MODE = os.environ.get("BF_THREADING", "pool")
+MIN_ROWS_PER_THREAD = 16_384
+_POOL = [None, None]
+
+
+def _pool():
+    if _POOL[0] is None or _POOL[1] != os.getpid():
+        _POOL[0] = ThreadPoolExecutor(max_workers=max(numba.config.NUMBA_NUM_THREADS - 1, 1), thread_name_prefix="boost-focal")
+        _POOL[1] = os.getpid()
+    return _POOL[0]
+
+
+def _chunked(kernel, n, args_for):
+    threads = min(numba.get_num_threads(), n // MIN_ROWS_PER_THREAD)
+    if threads <= 1:
+        kernel(*args_for(0, n))
+        return
+    bounds = [n * t // threads for t in range(threads + 1)]
+    futures = [_pool().submit(kernel, *args_for(bounds[t], bounds[t + 1])) for t in range(1, threads)]
+    kernel(*args_for(bounds[0], bounds[1]))
+    for f in futures:
+        f.result()
+
+
 def binary_grad_hess_f32(z, y, w, gamma, alpha_pos, alpha_neg, mode, grad, hess):
     """binary_grad_hess through the fast float32 kernel (grad/hess float32; z may be float64)."""
-    binary_fast_kernel(pow_kind(gamma), mode)(z, y, w, gamma, alpha_pos, alpha_neg, grad, hess)
+    if _MODE == "prange":
+        binary_fast_kernel(pow_kind(gamma), mode, True)(z, y, w, gamma, alpha_pos, alpha_neg, grad, hess)
+        return
+    kernel = binary_fast_kernel(pow_kind(gamma), mode)
+    if _MODE == "serial":
+        kernel(z, y, w, gamma, alpha_pos, alpha_neg, grad, hess)
+        return
+
+    def args_for(lo, hi):
+        return z[lo:hi], y[lo:hi], (w[lo:hi] if w.shape[0] else w), gamma, alpha_pos, alpha_neg, grad[lo:hi], hess[lo:hi]
+
+    _chunked(kernel, z.shape[0], args_for)
 
 
 def softmax_grad_hess_f32(z, y, w, gamma, alpha, mode, bohning, grad, hess):
     """softmax_grad_hess through the fast float32 kernel (grad/hess float32; z may be float64)."""
-    softmax_fast_kernel(pow_kind(gamma), mode)(z, y, w, gamma, alpha, bohning, grad, hess)
+    if _MODE == "prange":
+        softmax_fast_kernel(pow_kind(gamma), mode, True)(z, y, w, gamma, alpha, bohning, grad, hess)
+        return
+    kernel = softmax_fast_kernel(pow_kind(gamma), mode)
+    if _MODE == "serial":
+        kernel(z, y, w, gamma, alpha, bohning, grad, hess)
+        return
+
+    def args_for(lo, hi):
+        return z[lo:hi], y[lo:hi], (w[lo:hi] if w.shape[0] else w), gamma, alpha, bohning, grad[lo:hi], hess[lo:hi]
+
+    _chunked(kernel, z.shape[0], args_for)

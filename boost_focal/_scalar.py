@@ -191,7 +191,8 @@ def log_phi(u, gamma):
     u = 1.0 * u  # float64 arithmetic for float32 margins too (see focal_terms)
     log_r = log_sigmoid(-u)
     if gamma == 0.0:
-        return -u - log_r  # phi = 1/q
+        # phi = 1/q, log phi = softplus(-u); formed directly, not as -u - log r (which cancels for u >> 0)
+        return max(-u, 0.0) + math.log1p(math.exp(-abs(u)))
     # log s = log(softplus(-u)) without log(0): for u >= 0, s = t * (log1p(t)/t), t = e^-u.
     if u >= 0.0:
         t = math.exp(-u)

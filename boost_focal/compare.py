@@ -270,6 +270,12 @@ def validation_split(y, fraction, seed):
     """(fit rows, validation rows): a stratified split, at least one row of each class in each part."""
     from sklearn.model_selection import StratifiedShuffleSplit
 
+    smallest = int(min(np.sum(y == 0), np.sum(y == 1)))
+    if smallest < 2:
+        raise DataError(
+            f"a training set has only {smallest} row of its smaller class, too few to hold out a validation part "
+            "for early stopping; use --early-stopping 0 or fewer --folds"
+        )
     n_val = max(int(round(fraction * len(y))), 2)
     split = StratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)
     return next(split.split(np.zeros(len(y)), y))
@@ -396,8 +402,9 @@ class CVResult:
     settings: Settings
 
 
-def folds_for(y, n_splits, seed):
-    """Stratified k-fold splits (shuffled with ``seed``); checks that each class fills every fold."""
+def folds_for(y, n_splits, seed, min_train=1):
+    """Stratified k-fold splits (shuffled with ``seed``); checks that each class fills every fold
+    and has at least ``min_train`` rows in every training part (2 for early stopping)."""
     from sklearn.model_selection import StratifiedKFold
 
     smallest = int(min(np.sum(y == 0), np.sum(y == 1)))
@@ -409,35 +416,14 @@ def folds_for(y, n_splits, seed):
             if smallest >= 2
             else f"the smaller class has only {smallest} row; cross-validation needs at least 2 per class"
         )
-    return list(StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
-
-
-class numba_threads:
-    """Context manager: at most ``n`` Numba threads for the focal kernels inside it (None: unchanged).
-
-    ``n_jobs`` means threads per fit for the engines; the focal gradient kernels follow it too.
-    On small folds a parallel kernel costs more in thread hand-offs than it saves, and on a busy
-    machine far more: on the bundled data (7,900 training rows, 200 rounds, a loaded 2-core
-    machine) a focal XGBoost fit took 1.9 s of CPU with 2 Numba threads and 0.6 s with 1.
-    """
-
-    def __init__(self, n):
-        self.n, self.before = n, None
-
-    def __enter__(self):
-        if self.n is not None and self.n > 0:
-            import numba
-
-            self.before = numba.get_num_threads()
-            numba.set_num_threads(min(int(self.n), numba.config.NUMBA_NUM_THREADS))
-        return self
-
-    def __exit__(self, *exc):
-        if self.before is not None:
-            import numba
-
-            numba.set_num_threads(self.before)
-        return False
+    folds = list(StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+    fewest = min(int(min(np.sum(y[train] == 0), np.sum(y[train] == 1))) for train, _ in folds)
+    if fewest < min_train:
+        raise DataError(
+            f"a training fold has only {fewest} row(s) of the smaller class, too few to hold out a validation part "
+            f"for early stopping; use --early-stopping 0, or more --folds (larger training folds)"
+        )
+    return folds
 
 
 def cross_validate(X, y, configs, settings=None, n_splits=5, seed=0, progress=None, build=build_model):
@@ -447,17 +433,16 @@ def cross_validate(X, y, configs, settings=None, n_splits=5, seed=0, progress=No
     """
     settings = settings or Settings(random_state=seed)
     y = np.asarray(y, dtype=np.int64)
-    folds = folds_for(y, n_splits, seed)
+    folds = folds_for(y, n_splits, seed, min_train=2 if settings.early_stopping else 1)
     rows = []
     oof = {c: np.full(len(y), np.nan) for c in configs}
-    with numba_threads(settings.n_jobs):
-        for fold, (train, test) in enumerate(folds):
-            for config in configs:
-                metrics, p = fit_and_score(config, settings, X[train], y[train], X[test], y[test], build)
-                oof[config][test] = p
-                rows.append({"engine": config.engine, "config": config.name, "fold": fold, **metrics})
-                if progress is not None:
-                    progress()
+    for fold, (train, test) in enumerate(folds):
+        for config in configs:
+            metrics, p = fit_and_score(config, settings, X[train], y[train], X[test], y[test], build)
+            oof[config][test] = p
+            rows.append({"engine": config.engine, "config": config.name, "fold": fold, **metrics})
+            if progress is not None:
+                progress()
     return CVResult(rows, oof, y, list(configs), n_splits, seed, settings)
 
 

@@ -49,7 +49,7 @@ from .estimators.xgb import _DATA_KWARGS, FocalXGBClassifier, stores_vector_inte
 from .focal import FocalLoss, _optimal_constant
 
 _RESOLVE_HINT = (
-    "resolve it once over all partitions first: `loss, start = boost_focal.dask.resolve(loss, y, "
+    "Resolve it once over all partitions first: `loss, start = boost_focal.dask.resolve(loss, y, "
     "sample_weight)` (y a Dask array or Series), or `loss.resolve_alpha(y)` when the labels fit in "
     "memory, or use FocalDaskXGBClassifier / FocalDaskLGBMClassifier, which do it for you"
 )

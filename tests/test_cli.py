@@ -112,6 +112,11 @@ def test_too_few_positives_and_bad_engine(capsys, tmp_path):
     pd.DataFrame({"x": np.arange(40.0), "y": [1, 1] + [0] * 38}).to_csv(path, index=False)
     _one_line_error(capsys, ["compare", str(path), "--target", "y"], "only 2 row")
     _one_line_error(capsys, ["compare", "--engines", "sklearn"], "unknown engine 'sklearn'")
+    # 3 positives in 2 folds: a training fold has 1, too few to hold out a validation part for early stopping
+    three = tmp_path / "three.csv"
+    pd.DataFrame({"x": np.arange(40.0), "y": [1, 1, 1] + [0] * 37}).to_csv(three, index=False)
+    _one_line_error(capsys, ["compare", str(three), "--target", "y", "--folds", "2"], "early stopping")
+    assert main(["compare", str(three), "--target", "y", *TINY, "--early-stopping", "0", "--engines", "lightgbm"]) == 0
 
 
 def test_unreadable_format(capsys, tmp_path):

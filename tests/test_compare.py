@@ -233,7 +233,7 @@ def test_recommend_calls_a_clear_gain_and_refuses_noise():
 def _crafted(values):
     """A CVResult whose per-fold PR-AUC values are given: {config: [fold values]}."""
     rows = [{"engine": c.engine, "config": c.name, "fold": f, "pr_auc": v, "roc_auc": 0.5, "logloss": 0.2, "brier": 0.05,
-             "best_f1": 0.1, "raw_logloss": math.nan, "raw_brier": math.nan, "fit_s": 0.1, "finite": True}
+             "best_f1": 0.1, "raw_logloss": math.nan, "raw_brier": math.nan, "fit_s": 0.1, "rounds": 10, "finite": True}
             for c, vals in values.items() for f, v in enumerate(vals)]
     return C.CVResult(rows, {}, np.zeros(2), list(values), len(next(iter(values.values()))), 0, C.Settings())
 

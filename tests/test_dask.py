@@ -1,7 +1,7 @@
 """Distributed training on Dask: global statistics, the per-worker guard, and agreement with
 single-machine training on a 2-process LocalCluster.
 
-Data design. Features take 16 integer levels, every level present in every partition, so both
+Data design. Features take 16 integer levels, each present in every partition, so both
 libraries build exactly the single-machine histogram bins on the cluster (XGBoost merges the
 workers' quantile sketches; LightGBM's data-parallel learner takes each feature's bins from one
 worker's rows): the distributed model may then differ from the single-machine one only by the
@@ -10,10 +10,11 @@ have very different class mixes (two hold no positive at all): any statistic com
 partition instead of all of them is far off (checked in ``test_partition_statistics_are_far_off``).
 
 Tolerance. Probabilities must agree within ``TOL = 1e-6`` (max abs difference). Measured on
-xgboost 3.2 / lightgbm 4.7: XGBoost <= 1.2e-7, LightGBM <= 3.6e-8. LightGBM is compared with
-``min_child_samples=0``: its data-parallel learner checks min_data_in_leaf on different row counts
-than a single machine does, and with the default 20 the trees part after about 10 rounds (max
-probability difference 0.32 on this data; documented in docs/dask.md).
+xgboost 3.2 / lightgbm 4.7: XGBoost <= 1.1e-7, LightGBM <= 4.6e-8. LightGBM is compared with
+``min_child_samples=0`` (leaf size held by ``min_child_weight=1``): its data-parallel learner
+checks min_data_in_leaf on different row counts than a single machine does, and with the default
+20 the trees part after about 10 rounds (max probability difference 0.27 on this data;
+documented in docs/dask.md).
 """
 
 import pickle
@@ -34,6 +35,10 @@ from boost_focal.estimators._base import make_objective  # noqa: E402
 from boost_focal.focal import balanced_alpha  # noqa: E402
 
 TOL = 1e-6
+# The multiclass starting score is found by L-BFGS-B on the float64 loss, whose line search stalls
+# near the optimum at about 1e-8 (loss differences drown in rounding): totals that differ in the
+# last bit (summed per partition vs. per row) move it by up to ~5e-9. Binary uses a root finder.
+START_ATOL = 1e-7
 N, CHUNK = 2000, 500
 XGB_PARAMS = dict(max_depth=3, tree_method="hist", n_jobs=1)
 LGB_PARAMS = dict(num_leaves=8, min_child_samples=0, min_child_weight=1.0, n_jobs=1)
@@ -51,8 +56,14 @@ def make_data(n_classes=2, seed=0, shuffled=False):
     cuts = [0.8] if n_classes == 2 else np.linspace(0, 1, n_classes + 1)[1:-1]
     y = np.digitize(score, np.quantile(score, cuts))
     order = rng.permutation(N) if shuffled else np.argsort(y + rng.uniform(0, 1.5, N))
+    X, y = X[order], y[order]
+    # Sorting by label also sorts the informative features: give every partition 4 rows of
+    # each level of each feature, so that every worker sees every level (same bins everywhere).
+    levels = np.arange(64) % 16
+    for start in range(0, N, CHUNK):
+        X[start:start + 64] = levels[:, None]
     w = rng.uniform(0.5, 2.0, N)
-    return X[order], y[order], w[order]
+    return X, y, w
 
 
 def to_dask(*arrays):
@@ -94,9 +105,13 @@ def client():
 
 # ---------------------------------------------------------------------------- statistics (no cluster)
 def test_data_design_is_skewed():
-    _, y, _ = make_data()
+    X, y, _ = make_data()
     shares = [partition(y, i).mean() for i in range(N // CHUNK)]
     assert shares[0] == 0 and shares[1] == 0 and shares[-1] > 0.5
+    for k in (2, 3):
+        X = make_data(k)[0]
+        for i in range(N // CHUNK):
+            assert all(np.bincount(partition(X, i)[:, j].astype(int), minlength=16).min() >= 4 for j in range(4))
 
 
 def test_class_summary_matches_numpy_over_all_partitions():
@@ -125,11 +140,11 @@ def test_resolve_equals_whole_data_statistics(n_classes):
     resolved, start = bfd.resolve(loss, *to_dask(y, w))
     expected = loss.resolve_alpha(y)
     np.testing.assert_allclose(resolved.class_alpha(n_classes), expected.class_alpha(n_classes), rtol=1e-14)
-    np.testing.assert_allclose(start, expected.init_score(y, w), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(start, expected.init_score(y, w), rtol=1e-9, atol=START_ATOL if n_classes > 2 else 0)
     # a fixed alpha is kept; the start still uses all (weighted) labels
     fixed, start2 = bfd.resolve(FocalLoss(1.0, [0.3] * n_classes if n_classes > 2 else 0.3), *to_dask(y, w))
     assert fixed == FocalLoss(1.0, [0.3] * n_classes if n_classes > 2 else 0.3)
-    np.testing.assert_allclose(start2, fixed.init_score(y, w), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(start2, fixed.init_score(y, w), rtol=1e-9, atol=START_ATOL if n_classes > 2 else 0)
 
 
 def test_partition_statistics_are_far_off():
@@ -217,7 +232,7 @@ def test_estimator_matches_single_machine(client, case):
     """Distributed fit == single-machine fit (alpha='balanced', weights, skewed partitions).
 
     Binary cases also carry zero weights (dropped in both); multiclass cases use string labels
-    and, for XGBoost, Dask DataFrame input.
+    and Dask DataFrame input; LightGBM cases add class_weight="balanced" (global counts too).
     """
     dask_cls, local_cls, params, k = CASES[case]
     X, y, w = make_data(k)
@@ -227,8 +242,10 @@ def test_estimator_matches_single_machine(client, case):
     else:
         labels = np.array(["ant", "bee", "cat"])[y]
     params = dict(params, gamma=2.0, alpha="balanced", n_estimators=25, learning_rate=0.3, random_state=0)
+    if dask_cls is bfd.FocalDaskLGBMClassifier:
+        params["class_weight"] = "balanced"
     dX, dy, dw = to_dask(X, labels, w)
-    if case == "xgb-multiclass":
+    if k > 2:
         dd = pytest.importorskip("dask.dataframe")
         pd = pytest.importorskip("pandas")
         frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
@@ -241,7 +258,7 @@ def test_estimator_matches_single_machine(client, case):
 
     assert model.classes_.tolist() == local.classes_.tolist()
     np.testing.assert_allclose(model.alpha_, local.alpha_, rtol=1e-14)
-    np.testing.assert_allclose(model.init_score_, local.init_score_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(model.init_score_, local.init_score_, rtol=1e-9, atol=START_ATOL if k > 2 else 0)
     proba = model.predict_proba(dX)
     assert isinstance(proba, da.Array)
     proba = proba.compute()

@@ -478,3 +478,12 @@ def test_lgbm_without_usable_feature_is_the_starting_score():
         model = make(FocalLGBMClassifier).fit(X, y)
     assert model.n_estimators_ == 0
     np.testing.assert_allclose(model.decision_function(X), model.init_score_)
+
+
+def test_real_data_example_runs(capsys):
+    """examples/estimator_real_data.py (hpc_jobs, 4 classes, categoricals) runs and its asserts hold."""
+    import runpy
+
+    runpy.run_path(str(Path(__file__).resolve().parents[1] / "examples" / "estimator_real_data.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "FocalLGBMClassifier (posterior)" in out and "XGBClassifier" in out

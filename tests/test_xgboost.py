@@ -105,7 +105,8 @@ def test_sklearn_and_train_give_the_same_weighted_model(n_classes):
     fl = FocalLoss(gamma=2.0, alpha=0.25 if n_classes == 2 else [0.2, 0.5, 0.3])
     params = dict(max_depth=3, learning_rate=0.3)
     base = 0.5 if n_classes == 2 else [0.0] * n_classes
-    clf = xgb.XGBClassifier(n_jobs=1, objective=fl, n_estimators=15, base_score=base, **params).fit(X, y, sample_weight=w)
+    clf = xgb.XGBClassifier(n_jobs=1, objective=fl, n_estimators=15, base_score=base, **params)
+    clf.fit(X, y, sample_weight=w)
     objective = "binary:logistic" if n_classes == 2 else "multi:softprob"
     extra = {} if n_classes == 2 else {"num_class": n_classes}
     bst = xgb.train({**ONE, "objective": objective, "base_score": base, **extra, **params},
@@ -167,7 +168,8 @@ def test_cache_follows_set_label_between_trainings():
     d.set_label(1 - y)
     relabelled = xgb.train({**ONE, **params}, d, 5, obj=fl).predict(d, output_margin=True)
     fresh = xgb.DMatrix(X, 1 - y)
-    np.testing.assert_array_equal(relabelled, xgb.train({**ONE, **params}, fresh, 5, obj=fl).predict(fresh, output_margin=True))
+    expected = xgb.train({**ONE, **params}, fresh, 5, obj=fl).predict(fresh, output_margin=True)
+    np.testing.assert_array_equal(relabelled, expected)
 
 
 def test_labels_are_validated_once_per_booster(monkeypatch):
