@@ -13,14 +13,20 @@ reference; used for float32 outputs).
 import functools
 import hashlib
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numba
 import numpy as np
 from numba import njit, prange
 
 from ._fastmath import (
     F32_MAX,
     FLAGS,
+    POW_GENERAL,
+    POW_ONE,
+    POW_ZERO,
     NEG_INF as NEG_INF32,
     ONE,
     ZERO as ZERO32,
@@ -34,6 +40,10 @@ from ._fastmath import (
     split_f32,
 )
 from ._scalar import (
+    HESS_ABS,
+    HESS_BOHNING,
+    HESS_CLIP,
+    HESS_EXACT,
     binary_element,
     log_phi,
     log_sigmoid,
@@ -153,12 +163,21 @@ def log_phi_array(u, gamma):
 
 # ---------------------------------------------------------------------------------------------
 # Fast float32 kernels (boost_focal._fastmath), used whenever grad/hess are float32: the dtype
-# XGBoost and LightGBM keep gradients in. One compiled kernel per (r^gamma kind, Hessian mode):
-# both are closure constants, so LLVM folds every branch on them and the loop vectorises (a
-# runtime code inside the loop blocks vectorisation, and numba.literally costs ~15 ms a call).
-# Each variant is compiled on first use only. Numba's cache tells the variants apart by their
-# closure values; SOURCE_KEY (a hash of the inlined scalar-math sources) is one of them, because
-# the cache does not notice edits to an inlined callee in another module.
+# XGBoost and LightGBM keep gradients in.
+#
+# Specialisation: one compiled kernel per (r^gamma kind, Hessian mode). Both are closure
+# constants, so LLVM folds every branch on them and the loop vectorises; a runtime code inside
+# the loop blocks vectorisation, and numba.literally costs ~15 ms per call. Each variant is
+# compiled on first use only. Numba's cache tells the variants apart by their closure values;
+# SOURCE_KEY (a hash of the inlined scalar-math sources) is one of them, because the cache does
+# not notice edits to an inlined callee in another module.
+#
+# Threads: the kernels are compiled serial and nogil, and split across a small pool of Python
+# threads (run_split), not with prange. Inside xgb.train (1M rows, 20 rounds, measured on a busy
+# 2-core machine), prange on Numba's OpenMP layer made training 1.24x the built-in objective
+# against 1.09x for the pool and 1.14x for one thread: XGBoost ships its own libgomp, whose idle
+# threads spin while ours run and the other way round; idle pool threads block instead. The
+# number of threads is Numba's (NUMBA_NUM_THREADS, numba.set_num_threads).
 
 
 def _source_key():
@@ -170,73 +189,115 @@ def _source_key():
 
 SOURCE_KEY = _source_key()
 
+# Below this many rows per thread (about 0.2 ms of work) a call runs on the calling thread only.
+MIN_ROWS_PER_THREAD = 50_000
+_POOL = {}  # pid -> (ThreadPoolExecutor, workers); a forked child must not reuse its parent's
+
+
+def _pool(workers):
+    pool, size = _POOL.get(os.getpid(), (None, 0))
+    if size < workers:
+        if pool is not None:
+            pool.shutdown(wait=False)
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="boost-focal")
+        _POOL.clear()
+        _POOL[os.getpid()] = (pool, workers)
+    return pool
+
+
+def run_split(kernel, n_rows, min_rows, args_for):
+    """kernel(*args_for(lo, hi)) over row ranges covering 0..n_rows, on up to Numba's thread count.
+
+    The calling thread takes the first range; the rest go to the pool (nogil kernels).
+    """
+    threads = min(numba.get_num_threads(), n_rows // min_rows)
+    if threads <= 1:
+        kernel(*args_for(0, n_rows))
+        return
+    bounds = [n_rows * t // threads for t in range(threads + 1)]
+    pool = _pool(threads - 1)
+    futures = [pool.submit(kernel, *args_for(bounds[t], bounds[t + 1])) for t in range(1, threads)]
+    try:
+        kernel(*args_for(bounds[0], bounds[1]))
+    finally:
+        for future in futures:
+            future.result()
+
 
 @functools.lru_cache(maxsize=None)
-def binary_fast_kernel(kind, mode, parallel=False):
+def binary_fast_kernel(kind, mode):
     """kernel(z, y, w, gamma, alpha_pos, alpha_neg, grad, hess) writing float32 grad/hess.
 
     z and w may be float32 or float64, y any real dtype; w empty means unweighted.
     """
     source_key = SOURCE_KEY
 
-    @njit(cache=True, parallel=parallel, nogil=True, error_model="numpy", fastmath=FLAGS)
+    @njit(cache=True, nogil=True, error_model="numpy", fastmath=FLAGS)
     def kernel(z, y, w, gamma, alpha_pos, alpha_neg, grad, hess):
-        source_key, parallel  # noqa: B018 (part of the cache key, see above)
+        source_key  # noqa: B018 (part of the cache key, see above)
         g32 = np.float32(gamma)
         g_lo = np.float32(gamma - g32)
         ap = np.float32(alpha_pos)
         an = np.float32(alpha_neg)
-        n = z.shape[0]
+        for i in range(z.shape[0]):
+            zh, zl = split_f32(z[i])
+            g, h = binary_element_f32(zh, zl, np.float32(y[i]), ONE, g32, g_lo, kind, ap, an, mode)
+            grad[i] = g
+            hess[i] = h
+        # weights in a second pass: one copy of the element math instead of two (compile time
+        # halves), and a weight load under a condition would not vectorise anyway
         if w.shape[0] > 0:
-            for i in prange(n):
-                zh, zl = split_f32(z[i])
-                g, h = binary_element_f32(zh, zl, np.float32(y[i]), np.float32(w[i]), g32, g_lo, kind, ap, an, mode)
-                grad[i] = g
-                hess[i] = h
-        else:  # a separate loop: a weight load under a condition would not vectorise
-            for i in prange(n):
-                zh, zl = split_f32(z[i])
-                g, h = binary_element_f32(zh, zl, np.float32(y[i]), ONE, g32, g_lo, kind, ap, an, mode)
-                grad[i] = g
-                hess[i] = h
+            for i in range(z.shape[0]):
+                wi = np.float32(w[i])
+                grad[i] *= wi
+                hess[i] *= wi
 
     return kernel
 
 
-# Rows per block of the softmax kernel: its loops run over the rows of a block (classes outer),
-# so every step vectorises across rows whatever K is, and the block's scratch stays in L1/L2.
-SOFTMAX_BLOCK = 256
+# ---------------------------------------------------------------------------------------------
+# The softmax kernel works on blocks of rows, in stages over the block's rows. The math is that
+# of _scalar.softmax_row: m = max_{k != y} z_k (the first such k is the top class),
+# t_k = e^(z_k - m), s = 1 + rest with rest = sum over k not in {y, top} of t_k (float64),
+# u = (z_y - m) - log s (float64, handed to focal_terms_f32 as two float32s), pi_k = t_k / s,
+# 1 - pi_top = rest / s.
+#
+# Layout: each block is transposed into (K, rows) scratch, so that every stage is a loop over
+# rows with unit stride, which vectorises whatever K is (a loop over K = 10 classes would leave
+# most of the work to scalar remainders, and strided gathers are slow on AMD cores). Per-row
+# sums still run over k in order: no floating-point reassociation.
+#
+# Compile time: the stages are separate functions, and only the two that depend on gamma's kind
+# or the Hessian mode exist in variants (closures, like the binary kernel). One function holding
+# everything took ~10 s to compile (Numba's inlining and typing grow faster than linearly with
+# size); the stages take ~1 s each and are shared by every gamma and mode.
+
+SOFTMAX_BLOCK = 256  # rows per block: scratch of 2 K blocks of float32 stays in L1/L2
 
 
-@njit(cache=True, error_model="numpy", fastmath=FLAGS, inline="always")
-def _softmax_block(z, y, w, gamma, gamma_lo, kind, alpha, mode, bohning, grad, hess):
-    """The softmax kernel on one block of rows (views of the full arrays), in passes.
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=FLAGS)
+def _softmax_exps(z, y, t, lo, label, m, top, rest, zy, zy_lo, m_lo):
+    """Stage 1 on block z (nb, K): t = e^(z_k - m) transposed (K, nb); label, m, top, rest, z_y.
 
-    The math of _scalar.softmax_row: m = max_{k != y} z_k (the first such k is the top class),
-    t_k = e^(z_k - m), s = 1 + rest with rest = sum over k not in {y, top} of t_k (float64),
-    u = (z_y - m) - log s (float64, handed to focal_terms_f32 as two float32s), pi_k = t_k / s,
-    1 - pi_top = rest / s. ``w`` is the block's weights or an empty array.
-
-    Layout: the block is transposed into (K, rows) scratch so that every pass is a loop over
-    rows with unit stride, which vectorises whatever K is (a loop over K = 10 classes would
-    leave most of the work to scalar remainders, and strided gathers are slow on AMD cores).
-    Per-row sums still run over k in order, so no floating-point reassociation is needed.
+    For float64 margins, lo holds their float32 remainders and zy_lo/m_lo those of z_y and the
+    top class; for float32 margins these stay zero (and lo is not touched).
     """
     nb, k_count = z.shape
-    t = np.empty((k_count, nb), dtype=np.float32)  # margins, then e^(z_k - m), then grad
-    lo = np.zeros((k_count, nb) if is_float64(z) else (0, 0), dtype=np.float32)  # float64 z only
     for j in range(nb):
         for k in range(k_count):
             hi_part, lo_part = split_f32(z[j, k])
             t[k, j] = hi_part
             if is_float64(z):
                 lo[k, j] = lo_part
-    label = np.empty(nb, dtype=np.int32)
     for j in range(nb):
         label[j] = np.int32(y[j])
+        m[j] = NEG_INF32
+        top[j] = -1
+        rest[j] = 0.0
+        zy[j] = ZERO32
+        zy_lo[j] = ZERO32
+        m_lo[j] = ZERO32
     # the largest other logit and its class (int32 lanes: 8 per AVX2 vector)
-    m = np.full(nb, NEG_INF32)
-    top = np.full(nb, -1, dtype=np.int32)
     for k in range(k_count):
         k32 = np.int32(k)
         for j in range(nb):
@@ -244,160 +305,174 @@ def _softmax_block(z, y, w, gamma, gamma_lo, kind, alpha, mode, bohning, grad, h
             better = (k32 != label[j]) & (v > m[j])
             m[j] = v if better else m[j]
             top[j] = k32 if better else top[j]
-    # exponentials; float64 sum of those other than y and top; z_y picked on the way
-    rest = np.zeros(nb)
-    zy = np.zeros(nb, dtype=np.float32)
-    zy_lo = np.zeros(nb, dtype=np.float32)
-    m_lo = np.zeros(nb, dtype=np.float32)  # the low part of the top class's float64 margin
     if is_float64(z):
         for k in range(k_count):
             k32 = np.int32(k)
             for j in range(nb):
                 zy_lo[j] = lo[k, j] if k32 == label[j] else zy_lo[j]
                 m_lo[j] = lo[k, j] if k32 == top[j] else m_lo[j]
+    # exponentials; float64 sum of those other than y and top; z_y picked on the way
     for k in range(k_count):
         k32 = np.int32(k)
         for j in range(nb):
             v = t[k, j]
-            if is_float64(z):
-                e = exp_diff_f32(v, m[j], lo[k, j] - m_lo[j])
-            else:
-                e = exp_diff_f32(v, m[j], ZERO32)
+            e = exp_diff_f32(v, m[j], lo[k, j] - m_lo[j] if is_float64(z) else ZERO32)
             t[k, j] = e
             rest[j] += np.float64(e) if (k32 != label[j]) & (k32 != top[j]) else 0.0
             zy[j] = v if k32 == label[j] else zy[j]
-    # u per row: one libm log per row, in float64
-    u_hi = np.empty(nb, dtype=np.float32)
-    u_lo = np.empty(nb, dtype=np.float32)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=FLAGS)
+def _softmax_u(nb, zy, zy_lo, m, m_lo, rest, u_hi, u_lo, inv_s, top_rest):
+    """Stage 2: u = (z_y - m) - log s per row (one libm log, float64), 1/s and 1 - pi_top."""
+    f64 = np.float64  # not float(): Numba types float(float32) as float32
     for j in range(nb):
-        # z_y - m of two float32s is exact in float64 (and cannot overflow there). np.float64, not
-        # float(): Numba types float(float32) as float32.
-        f64 = np.float64
+        # z_y - m of two float32s is exact in float64 (and cannot overflow there)
         u64 = ((f64(zy[j]) - f64(m[j])) - math.log(1.0 + rest[j])) + (f64(zy_lo[j]) - f64(m_lo[j]))
         u64 = min(max(u64, -F32_MAX), F32_MAX)
         u_hi[j] = np.float32(u64)
         u_lo[j] = np.float32(u64 - f64(u_hi[j]))
-    # focal terms, vectorised across rows (kept free of float64 work, which would halve the width)
-    a_row = np.empty(nb, dtype=np.float32)
-    for j in range(nb):
-        a_row[j] = alpha[label[j]]
-    d1 = np.empty(nb, dtype=np.float32)
-    d2 = np.empty(nb, dtype=np.float32)
-    floor = np.empty(nb, dtype=np.float32)
-    for j in range(nb):
-        _, a1, a2, arg = focal_terms_f32(u_hi[j], u_lo[j], gamma, gamma_lo, kind, a_row[j])
-        d1[j] = a1
-        d2[j] = a2
-        floor[j] = arg * bohning
-    inv_s = np.empty(nb, dtype=np.float32)
-    top_rest = np.empty(nb, dtype=np.float32)
     for j in range(nb):
         s = 1.0 + rest[j]
         inv_s[j] = np.float32(1.0 / s)
         top_rest[j] = np.float32(rest[j] / s)  # 1 - pi_top without cancellation
-    weight = np.ones(nb, dtype=np.float32)
-    if w.shape[0] > 0:
-        for j in range(nb):
-            weight[j] = np.float32(w[j])
-    # outputs, then back to the caller's (rows, K) layout
-    ht = np.empty((k_count, nb), dtype=np.float32)
-    for k in range(k_count):
-        k32 = np.int32(k)
-        for j in range(nb):
-            pi = t[k, j] * inv_s[j]
-            one_minus_pi = top_rest[j] if k32 == top[j] else ONE - pi
-            g, h = softmax_other_f32(pi, one_minus_pi, d1[j], d2[j], floor[j], mode)
-            is_y = k32 == label[j]
-            t[k, j] = weight[j] * (d1[j] if is_y else g)
-            ht[k, j] = weight[j] * (safeguard_f32(d2[j], floor[j], mode) if is_y else h)
-    for j in range(nb):
-        for k in range(k_count):
-            grad[j, k] = t[k, j]
-            hess[j, k] = ht[k, j]
 
 
 @functools.lru_cache(maxsize=None)
-def softmax_fast_kernel(kind, mode, parallel=False):
+def _softmax_terms_stage(kind):
+    """Stage 3 for one r^gamma kind: focal terms of u per row, vectorised across rows."""
+    source_key = SOURCE_KEY
+
+    @njit(cache=True, nogil=True, error_model="numpy", fastmath=FLAGS)
+    def stage(nb, u_hi, u_lo, label, alpha, gamma, gamma_lo, bohning, d1, d2, floor):
+        source_key  # noqa: B018 (part of the cache key, see above)
+        for j in range(nb):
+            d2[j] = alpha[label[j]]  # gathered first: the loop below stays a pure map
+        for j in range(nb):
+            _, a1, a2, arg = focal_terms_f32(u_hi[j], u_lo[j], gamma, gamma_lo, kind, d2[j])
+            d1[j] = a1
+            d2[j] = a2
+            floor[j] = arg * bohning
+
+    return stage
+
+
+@functools.lru_cache(maxsize=None)
+def _softmax_output_stage(mode):
+    """Stage 4 for one Hessian mode: grad/hess of every class, written back in (nb, K) order."""
+    source_key = SOURCE_KEY
+
+    @njit(cache=True, nogil=True, error_model="numpy", fastmath=FLAGS)
+    def stage(nb, t, ht, label, top, inv_s, top_rest, d1, d2, floor, w, grad, hess):
+        source_key  # noqa: B018 (part of the cache key, see above)
+        k_count = t.shape[0]
+        for k in range(k_count):
+            k32 = np.int32(k)
+            for j in range(nb):
+                pi = t[k, j] * inv_s[j]
+                one_minus_pi = top_rest[j] if k32 == top[j] else ONE - pi
+                g, h = softmax_other_f32(pi, one_minus_pi, d1[j], d2[j], floor[j], mode)
+                is_y = k32 == label[j]
+                t[k, j] = d1[j] if is_y else g
+                ht[k, j] = safeguard_f32(d2[j], floor[j], mode) if is_y else h
+        if w.shape[0] > 0:
+            for j in range(nb):
+                wj = np.float32(w[j])
+                for k in range(k_count):
+                    grad[j, k] = wj * t[k, j]
+                    hess[j, k] = wj * ht[k, j]
+        else:
+            for j in range(nb):
+                for k in range(k_count):
+                    grad[j, k] = t[k, j]
+                    hess[j, k] = ht[k, j]
+
+    return stage
+
+
+# Every variant of stages 3 and 4, as module globals: the kernel below names them in branches
+# on its closure constants, which Numba prunes before typing, so a kernel compiles (and its
+# cache entry holds) only the two stages it uses. (Capturing the stage dispatchers themselves
+# in the closure would put them into Numba's cache key, which must be picklable and stable.)
+_TERMS_ZERO = _softmax_terms_stage(POW_ZERO)
+_TERMS_ONE = _softmax_terms_stage(POW_ONE)
+_TERMS_GENERAL = _softmax_terms_stage(POW_GENERAL)
+_OUTPUT_EXACT = _softmax_output_stage(HESS_EXACT)
+_OUTPUT_BOHNING = _softmax_output_stage(HESS_BOHNING)
+_OUTPUT_ABS = _softmax_output_stage(HESS_ABS)
+_OUTPUT_CLIP = _softmax_output_stage(HESS_CLIP)
+
+
+@functools.lru_cache(maxsize=None)
+def softmax_fast_kernel(kind, mode):
     """kernel(z, y, w, gamma, alpha, bohning, grad, hess) writing float32 (n, K) grad/hess.
 
     z (n, K) float32 or float64 in C or F order (LightGBM's margins are an F-ordered view);
-    grad/hess may be either order too.
+    grad/hess may be either order too. Runs the four stages above block by block.
     """
     source_key = SOURCE_KEY
 
-    @njit(cache=True, parallel=parallel, nogil=True, error_model="numpy", fastmath=FLAGS)
+    @njit(cache=True, nogil=True, error_model="numpy", fastmath=FLAGS)
     def kernel(z, y, w, gamma, alpha, bohning, grad, hess):
-        source_key, parallel  # noqa: B018 (part of the cache key, see above)
-        n = z.shape[0]
+        source_key  # noqa: B018 (part of the cache key, see above)
+        n, k_count = z.shape
         g32 = np.float32(gamma)
         g_lo = np.float32(gamma - g32)
         b32 = np.float32(bohning)
         a32 = alpha.astype(np.float32)
-        has_w = w.shape[0] > 0
-        for b in prange((n + SOFTMAX_BLOCK - 1) // SOFTMAX_BLOCK):
-            lo = b * SOFTMAX_BLOCK
-            hi = min(lo + SOFTMAX_BLOCK, n)
-            wb = w[lo:hi] if has_w else w
-            _softmax_block(z[lo:hi], y[lo:hi], wb, g32, g_lo, kind, a32, mode, b32, grad[lo:hi], hess[lo:hi])
+        size = min(SOFTMAX_BLOCK, n)
+        t = np.empty((k_count, size), dtype=np.float32)
+        ht = np.empty((k_count, size), dtype=np.float32)
+        lo = np.zeros((k_count, size) if is_float64(z) else (1, 1), dtype=np.float32)
+        label = np.empty(size, dtype=np.int32)
+        top = np.empty(size, dtype=np.int32)
+        rest = np.empty(size)
+        m, zy, zy_lo, m_lo, u_hi, u_lo, inv_s, top_rest, d1, d2, floor = (
+            np.empty(size, dtype=np.float32) for _ in range(11)
+        )
+        for start in range(0, n, SOFTMAX_BLOCK):
+            stop = min(start + SOFTMAX_BLOCK, n)
+            nb = stop - start
+            _softmax_exps(z[start:stop], y[start:stop], t, lo, label, m, top, rest, zy, zy_lo, m_lo)
+            _softmax_u(nb, zy, zy_lo, m, m_lo, rest, u_hi, u_lo, inv_s, top_rest)
+            terms = (nb, u_hi, u_lo, label, a32, g32, g_lo, b32, d1, d2, floor)
+            if kind == POW_ZERO:
+                _TERMS_ZERO(*terms)
+            elif kind == POW_ONE:
+                _TERMS_ONE(*terms)
+            else:
+                _TERMS_GENERAL(*terms)
+            wb = w[start:stop] if w.shape[0] > 0 else w[:0]
+            out = (nb, t, ht, label, top, inv_s, top_rest, d1, d2, floor, wb, grad[start:stop], hess[start:stop])
+            if mode == HESS_BOHNING:
+                _OUTPUT_BOHNING(*out)
+            elif mode == HESS_EXACT:
+                _OUTPUT_EXACT(*out)
+            elif mode == HESS_ABS:
+                _OUTPUT_ABS(*out)
+            else:
+                _OUTPUT_CLIP(*out)
 
     return kernel
 
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-import numba
+def _row_slicer(z, y, w, grad, hess, *params):
+    def args_for(lo, hi):
+        return (z[lo:hi], y[lo:hi], w[lo:hi] if w.shape[0] else w, *params, grad[lo:hi], hess[lo:hi])
 
-_MODE = os.environ.get("BF_THREADING", "pool")
-MIN_ROWS_PER_THREAD = 16_384
-_POOL = [None, None]
-
-
-def _pool():
-    if _POOL[0] is None or _POOL[1] != os.getpid():
-        _POOL[0] = ThreadPoolExecutor(max_workers=max(numba.config.NUMBA_NUM_THREADS - 1, 1), thread_name_prefix="boost-focal")
-        _POOL[1] = os.getpid()
-    return _POOL[0]
-
-
-def _chunked(kernel, n, args_for):
-    threads = min(numba.get_num_threads(), n // MIN_ROWS_PER_THREAD)
-    if threads <= 1:
-        kernel(*args_for(0, n))
-        return
-    bounds = [n * t // threads for t in range(threads + 1)]
-    futures = [_pool().submit(kernel, *args_for(bounds[t], bounds[t + 1])) for t in range(1, threads)]
-    kernel(*args_for(bounds[0], bounds[1]))
-    for f in futures:
-        f.result()
+    return args_for
 
 
 def binary_grad_hess_f32(z, y, w, gamma, alpha_pos, alpha_neg, mode, grad, hess):
     """binary_grad_hess through the fast float32 kernel (grad/hess float32; z may be float64)."""
-    if _MODE == "prange":
-        binary_fast_kernel(pow_kind(gamma), mode, True)(z, y, w, gamma, alpha_pos, alpha_neg, grad, hess)
-        return
     kernel = binary_fast_kernel(pow_kind(gamma), mode)
-    if _MODE == "serial":
-        kernel(z, y, w, gamma, alpha_pos, alpha_neg, grad, hess)
-        return
-
-    def args_for(lo, hi):
-        return z[lo:hi], y[lo:hi], (w[lo:hi] if w.shape[0] else w), gamma, alpha_pos, alpha_neg, grad[lo:hi], hess[lo:hi]
-
-    _chunked(kernel, z.shape[0], args_for)
+    args_for = _row_slicer(z, y, w, grad, hess, gamma, alpha_pos, alpha_neg)
+    run_split(kernel, z.shape[0], MIN_ROWS_PER_THREAD, args_for)
 
 
 def softmax_grad_hess_f32(z, y, w, gamma, alpha, mode, bohning, grad, hess):
     """softmax_grad_hess through the fast float32 kernel (grad/hess float32; z may be float64)."""
-    if _MODE == "prange":
-        softmax_fast_kernel(pow_kind(gamma), mode, True)(z, y, w, gamma, alpha, bohning, grad, hess)
-        return
     kernel = softmax_fast_kernel(pow_kind(gamma), mode)
-    if _MODE == "serial":
-        kernel(z, y, w, gamma, alpha, bohning, grad, hess)
-        return
-
-    def args_for(lo, hi):
-        return z[lo:hi], y[lo:hi], (w[lo:hi] if w.shape[0] else w), gamma, alpha, bohning, grad[lo:hi], hess[lo:hi]
-
-    _chunked(kernel, z.shape[0], args_for)
+    args_for = _row_slicer(z, y, w, grad, hess, gamma, alpha, bohning)
+    min_rows = max(MIN_ROWS_PER_THREAD // z.shape[1], SOFTMAX_BLOCK)
+    run_split(kernel, z.shape[0], min_rows, args_for)

@@ -397,13 +397,14 @@ class _PartitionObjective:
         self.__init__(state["loss"], state["alpha"])
 
     def __call__(self, y_or_preds, preds_or_data, weight=None):
+        k = self.alpha.shape[0]
         if _frameworks.is_xgb_dmatrix(preds_or_data):  # xgboost: (predt, dtrain)
             z = y_or_preds
-            entry = _frameworks.prepare_xgb(preds_or_data, z.shape[0], self.alpha.shape[0], _frameworks.booster_in_stack())
+            entry = _frameworks.prepare_xgb(preds_or_data, z.shape[0], k, _frameworks.booster_in_stack())
         else:  # LightGBM's scikit-learn wrapper: (y_true, y_pred, weight)
             z = preds_or_data
             dataset = _frameworks.dataset_in_stack(y_or_preds)
-            entry = _frameworks.prepare_arrays(y_or_preds, weight, z.shape[0], self.alpha.shape[0], dataset)
+            entry = _frameworks.prepare_arrays(y_or_preds, weight, z.shape[0], k, dataset)
         return make_objective(self.loss, self._labels(entry), entry.w, self.alpha)(z)
 
 
@@ -477,7 +478,8 @@ class _DaskFocalMixin:
             # (it matters for bins and LightGBM's row counts, not for the gradients).
             keep = weights > 0
             X, codes, weights = X[keep], codes[keep], weights[keep]
-        self.booster_ = self._train_dask(client, X, codes, weights, _PartitionObjective(loss, alpha), n_estimators, extra)
+        objective = _PartitionObjective(loss, alpha)
+        self.booster_ = self._train_dask(client, X, codes, weights, objective, n_estimators, extra)
         self.best_iteration_ = self._rounds_trained() - 1
         self.n_estimators_ = self.best_iteration_ + 1
         self.best_score_ = None
@@ -673,7 +675,8 @@ class FocalDaskLGBMClassifier(_DaskFocalMixin, FocalLGBMClassifier):
         with warnings.catch_warnings():
             if self.n_jobs is None:  # lightgbm.dask warns about its wrapper's default n_jobs=None
                 warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored", category=UserWarning)
-            model.fit(X, codes, sample_weight=weights, init_score=_map_rows(rows, [codes], width=width, name="init_score"))
+            start = _map_rows(rows, [codes], width=width, name="init_score")
+            model.fit(X, codes, sample_weight=weights, init_score=start)
         booster = model.booster_
         # Network settings of this cluster and the objective have no use in the fitted model.
         for key in ("objective", "machines", "local_listen_port", "num_machines", "time_out"):

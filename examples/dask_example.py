@@ -56,6 +56,12 @@ def main():
         p2 = bfd.posterior(loss, margin).compute()
         print(f"xgboost.dask.train(obj={loss!r})")
         print(f"  PR-AUC {average_precision_score(y, p2):.4f}  log loss {log_loss(y, p2):.4f}")
+
+        # Same statistics, same data, same settings: the two distributed routes agree, and the
+        # distributed model is as good as the single-machine one.
+        assert loss.class_alpha(2).tolist() == model.alpha_.tolist() and abs(start - model.init_score_) < 1e-12
+        assert abs(average_precision_score(y, p2) - average_precision_score(y, proba)) < 0.005
+        assert abs(average_precision_score(y, proba) - average_precision_score(y, local)) < 0.02
         # An unresolved FocalLoss(alpha="balanced") would be refused on the workers with a ValueError:
         # there each worker sees only its partition, so the class frequencies would differ per worker.
 

@@ -34,6 +34,9 @@ from boost_focal import dask as bfd  # noqa: E402
 from boost_focal.estimators._base import make_objective  # noqa: E402
 from boost_focal.focal import balanced_alpha  # noqa: E402
 
+# lightgbm.dask warns that it ignores n_jobs (it sets threads per worker): expected here.
+pytestmark = pytest.mark.filterwarnings("ignore:Parameter n_jobs will be ignored:UserWarning")
+
 TOL = 1e-6
 # The multiclass starting score is found by L-BFGS-B on the float64 loss, whose line search stalls
 # near the optimum at about 1e-8 (loss differences drown in rounding): totals that differ in the
