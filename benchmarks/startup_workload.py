@@ -1,10 +1,11 @@
-"""What one training process compiles, timed; run by bench_startup.py in a fresh interpreter.
+"""One training run's worth of boost-focal calls, timed; run by bench_startup.py in a fresh
+interpreter: ``python startup_workload.py {xgboost,lightgbm} {binary,multiclass}``.
 
-Prints one JSON object of timestamps (seconds since the start of this script):
-``libs`` after importing NumPy/XGBoost/LightGBM (not ours), ``imported`` after
-``import boost_focal``, ``first_call`` after the first ``FocalLoss.grad_hess`` (float32
-binary margins, the XGBoost case), ``trained`` after a short binary and multiclass training
-run with each library plus ``loss``/``init_score``: every kernel a training run needs.
+Prints one JSON object of timestamps (seconds since the start of this script): ``libs`` after
+importing NumPy and the boosting library (not ours), ``imported`` after ``import boost_focal``,
+``first_call`` after the first ``FocalLoss.grad_hess`` on the library's margin dtype, and
+``trained`` after what such a run needs: ``init_score`` for the starting margin, a 2-round
+training with ``FocalLoss`` as the objective, and the focal loss of the result (the metric).
 """
 
 import json
@@ -12,10 +13,14 @@ import sys
 import time
 
 START = time.perf_counter()
+LIBRARY, TASK = sys.argv[1], sys.argv[2]
 
-import lightgbm as lgb  # noqa: E402
 import numpy as np  # noqa: E402
-import xgboost as xgb  # noqa: E402
+
+if LIBRARY == "xgboost":
+    import xgboost as xgb
+else:
+    import lightgbm as lgb
 
 LIBS = time.perf_counter()
 
@@ -25,23 +30,27 @@ from boost_focal import FocalLoss  # noqa: E402
 IMPORTED = time.perf_counter()
 
 rng = np.random.default_rng(0)
-n = 2000
-z = rng.normal(size=n).astype(np.float32)
-y = (rng.random(n) < 0.2).astype(np.float32)
+n, k = 2000, (2 if TASK == "binary" else 3)
+x = rng.normal(size=(n, 5)).astype(np.float32)
+y = rng.integers(0, k, n).astype(np.float32)
+margin_dtype = np.float32 if LIBRARY == "xgboost" else np.float64  # what each library hands over
+margin = rng.normal(size=n if k == 2 else (n, k)).astype(margin_dtype)
 fl = FocalLoss(2.0)
-fl.grad_hess(z, y)
+fl.grad_hess(margin, y)
 FIRST = time.perf_counter()
 
-x = rng.normal(size=(n, 5)).astype(np.float32)
-yk = rng.integers(0, 3, n).astype(np.float32)
-xgb_params = {"tree_method": "hist", "max_depth": 3, "nthread": 2, "verbosity": 0}
-xgb.train(dict(xgb_params, objective="binary:logistic"), xgb.DMatrix(x, label=y), 2, obj=fl)
-xgb.train(dict(xgb_params, objective="multi:softprob", num_class=3), xgb.DMatrix(x, label=yk), 2, obj=fl)
-lgb_params = {"num_leaves": 7, "num_threads": 2, "verbose": -1, "objective": fl}
-lgb.train(lgb_params, lgb.Dataset(x, label=y), 2)
-lgb.train(dict(lgb_params, num_class=3), lgb.Dataset(x, label=yk), 2)
-fl.loss(z, y)
-fl.init_score(y)
+start = fl.init_score(y)
+if LIBRARY == "xgboost":
+    params = {"tree_method": "hist", "max_depth": 3, "nthread": 2, "verbosity": 0}
+    params.update({"objective": "binary:logistic"} if k == 2 else {"objective": "multi:softprob", "num_class": k})
+    booster = xgb.train(params, xgb.DMatrix(x, label=y), 2, obj=fl)
+    raw = booster.predict(xgb.DMatrix(x), output_margin=True)
+else:
+    params = {"num_leaves": 7, "num_threads": 2, "verbose": -1, "objective": fl}
+    params.update({} if k == 2 else {"num_class": k})
+    booster = lgb.train(params, lgb.Dataset(x, label=y), 2)
+    raw = booster.predict(x, raw_score=True)
+fl.loss(raw, y)
 TRAINED = time.perf_counter()
 
 print(json.dumps({
@@ -51,4 +60,3 @@ print(json.dumps({
     "trained": TRAINED - START,
     "package": boost_focal.__file__,
 }))
-sys.exit(0)

@@ -5,9 +5,9 @@ contiguous arrays of matching length, labels already checked to be in range, and
 weight array meaning "all weights are 1". Outputs are written into preallocated arrays.
 
 Two families: the reference kernels (float64 arithmetic with libm exp/log, any output dtype;
-used for float64 outputs and as the accuracy reference) and, at the end of this module, the fast
-float32 kernels built on :mod:`boost_focal._fastmath` (vectorised, a few float32 ulps from the
-reference; used for float32 outputs).
+used for float64 outputs and as the accuracy reference) and, at the end of this module, the
+SIMD kernels for float32 outputs, built on :mod:`boost_focal._fastmath` (float64 arithmetic with
+vectorisable exp/log1p; about half a float32 ulp from the reference).
 """
 
 import functools
@@ -22,22 +22,13 @@ import numpy as np
 from numba import njit, prange
 
 from ._fastmath import (
-    F32_MAX,
     FLAGS,
-    POW_GENERAL,
-    POW_ONE,
-    POW_ZERO,
-    NEG_INF as NEG_INF32,
-    ONE,
-    ZERO as ZERO32,
-    binary_element_f32,
-    exp_diff_f32,
-    focal_terms_f32,
-    is_float64,
+    binary_element_vec,
+    exp_vec,
+    focal_terms_vec,
     pow_kind,
-    safeguard_f32,
-    softmax_other_f32,
-    split_f32,
+    safeguard_vec,
+    softmax_other_vec,
 )
 from ._scalar import (
     HESS_ABS,
@@ -162,13 +153,14 @@ def log_phi_array(u, gamma):
 
 
 # ---------------------------------------------------------------------------------------------
-# Fast float32 kernels (boost_focal._fastmath), used whenever grad/hess are float32: the dtype
-# XGBoost and LightGBM keep gradients in.
+# SIMD kernels for float32 outputs (the dtype XGBoost and LightGBM keep gradients in), built on
+# boost_focal._fastmath: float64 arithmetic with vectorisable exp/log1p, about half a float32 ulp
+# from the float64 reference for any gamma.
 #
-# Specialisation: one compiled kernel per (r^gamma kind, Hessian mode). Both are closure
-# constants, so LLVM folds every branch on them and the loop vectorises; a runtime code inside
-# the loop blocks vectorisation, and numba.literally costs ~15 ms per call. Each variant is
-# compiled on first use only. Numba's cache tells the variants apart by their closure values;
+# Specialisation: one compiled kernel per (r^gamma kind, Hessian mode[, weighted]). They are
+# closure constants, so LLVM folds every branch on them and unrolls r^n before vectorising the
+# loop (numba.literally would do the same but costs ~15 ms per call). Each variant is compiled
+# on first use only. Numba's cache tells the variants apart by their closure values;
 # SOURCE_KEY (a hash of the inlined scalar-math sources) is one of them, because the cache does
 # not notice edits to an inlined callee in another module.
 #
@@ -189,8 +181,8 @@ def _source_key():
 
 SOURCE_KEY = _source_key()
 
-# Below this many rows per thread (about 0.2 ms of work) a call runs on the calling thread only.
-MIN_ROWS_PER_THREAD = 50_000
+# Below this many rows per thread (about 0.3 ms of work) a call runs on the calling thread only.
+MIN_ROWS_PER_THREAD = 40_000
 _POOL = {}  # pid -> (ThreadPoolExecutor, workers); a forked child must not reuse its parent's
 
 
@@ -208,7 +200,7 @@ def _pool(workers):
 def run_split(kernel, n_rows, min_rows, args_for):
     """kernel(*args_for(lo, hi)) over row ranges covering 0..n_rows, on up to Numba's thread count.
 
-    The calling thread takes the first range; the rest go to the pool (nogil kernels).
+    The calling thread takes the first range; the rest go to the pool (the kernels are nogil).
     """
     threads = min(numba.get_num_threads(), n_rows // min_rows)
     if threads <= 1:
@@ -225,32 +217,25 @@ def run_split(kernel, n_rows, min_rows, args_for):
 
 
 @functools.lru_cache(maxsize=None)
-def binary_fast_kernel(kind, mode):
-    """kernel(z, y, w, gamma, alpha_pos, alpha_neg, grad, hess) writing float32 grad/hess.
+def binary_fast_kernel(kind, mode, weighted):
+    """kernel(z, y, w, gamma, alpha_pos, alpha_neg, grad, hess) for float32 grad/hess.
 
-    z and w may be float32 or float64, y any real dtype; w empty means unweighted.
+    z and w may be float32 or float64, y any real dtype. ``weighted`` is a variant of its own
+    (w is ignored without it): a weight load under a runtime condition would not vectorise, and
+    applying weights in a second pass would round twice.
     """
     source_key = SOURCE_KEY
 
     @njit(cache=True, nogil=True, error_model="numpy", fastmath=FLAGS)
     def kernel(z, y, w, gamma, alpha_pos, alpha_neg, grad, hess):
         source_key  # noqa: B018 (part of the cache key, see above)
-        g32 = np.float32(gamma)
-        g_lo = np.float32(gamma - g32)
-        ap = np.float32(alpha_pos)
-        an = np.float32(alpha_neg)
         for i in range(z.shape[0]):
-            zh, zl = split_f32(z[i])
-            g, h = binary_element_f32(zh, zl, np.float32(y[i]), ONE, g32, g_lo, kind, ap, an, mode)
+            g, h = binary_element_vec(np.float64(z[i]), np.float64(y[i]), gamma, kind, alpha_pos, alpha_neg, mode)
+            if weighted:
+                g *= w[i]
+                h *= w[i]
             grad[i] = g
             hess[i] = h
-        # weights in a second pass: one copy of the element math instead of two (compile time
-        # halves), and a weight load under a condition would not vectorise anyway
-        if w.shape[0] > 0:
-            for i in range(z.shape[0]):
-                wi = np.float32(w[i])
-                grad[i] *= wi
-                hess[i] *= wi
 
     return kernel
 
@@ -258,46 +243,36 @@ def binary_fast_kernel(kind, mode):
 # ---------------------------------------------------------------------------------------------
 # The softmax kernel works on blocks of rows, in stages over the block's rows. The math is that
 # of _scalar.softmax_row: m = max_{k != y} z_k (the first such k is the top class),
-# t_k = e^(z_k - m), s = 1 + rest with rest = sum over k not in {y, top} of t_k (float64),
-# u = (z_y - m) - log s (float64, handed to focal_terms_f32 as two float32s), pi_k = t_k / s,
-# 1 - pi_top = rest / s.
+# t_k = e^(z_k - m), s = 1 + rest with rest = sum over k not in {y, top} of t_k,
+# u = (z_y - m) - log s, pi_k = t_k / s, 1 - pi_top = rest / s.
 #
 # Layout: each block is transposed into (K, rows) scratch, so that every stage is a loop over
 # rows with unit stride, which vectorises whatever K is (a loop over K = 10 classes would leave
 # most of the work to scalar remainders, and strided gathers are slow on AMD cores). Per-row
 # sums still run over k in order: no floating-point reassociation.
 #
-# Compile time: the stages are separate functions, and only the two that depend on gamma's kind
-# or the Hessian mode exist in variants (closures, like the binary kernel). One function holding
-# everything took ~10 s to compile (Numba's inlining and typing grow faster than linearly with
-# size); the stages take ~1 s each and are shared by every gamma and mode.
+# Compile time: the stages are separate functions, shared by every gamma and mode except the
+# output stage (one variant per Hessian mode) and the focal terms (inline in the kernel, one per
+# gamma kind). One function holding everything took ~10 s to compile (Numba's inlining and
+# typing grow faster than linearly with size); the stages take ~1-2 s each.
 
-SOFTMAX_BLOCK = 256  # rows per block: scratch of 2 K blocks of float32 stays in L1/L2
+SOFTMAX_BLOCK = 256  # rows per block: the (K, rows) float64 scratch stays in L1/L2
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=FLAGS)
-def _softmax_exps(z, y, t, lo, label, m, top, rest, zy, zy_lo, m_lo):
-    """Stage 1 on block z (nb, K): t = e^(z_k - m) transposed (K, nb); label, m, top, rest, z_y.
-
-    For float64 margins, lo holds their float32 remainders and zy_lo/m_lo those of z_y and the
-    top class; for float32 margins these stay zero (and lo is not touched).
-    """
+def _softmax_exps(z, y, t, label, m, top, rest, zy):
+    """Stage 1 on block z (nb, K): t = e^(z_k - m) transposed to (K, nb); label, m, top, rest, z_y."""
     nb, k_count = z.shape
     for j in range(nb):
         for k in range(k_count):
-            hi_part, lo_part = split_f32(z[j, k])
-            t[k, j] = hi_part
-            if is_float64(z):
-                lo[k, j] = lo_part
+            t[k, j] = z[j, k]
     for j in range(nb):
         label[j] = np.int32(y[j])
-        m[j] = NEG_INF32
+        m[j] = -np.inf
         top[j] = -1
         rest[j] = 0.0
-        zy[j] = ZERO32
-        zy_lo[j] = ZERO32
-        m_lo[j] = ZERO32
-    # the largest other logit and its class (int32 lanes: 8 per AVX2 vector)
+        zy[j] = 0.0
+    # the largest other logit and its class
     for k in range(k_count):
         k32 = np.int32(k)
         for j in range(nb):
@@ -305,61 +280,32 @@ def _softmax_exps(z, y, t, lo, label, m, top, rest, zy, zy_lo, m_lo):
             better = (k32 != label[j]) & (v > m[j])
             m[j] = v if better else m[j]
             top[j] = k32 if better else top[j]
-    if is_float64(z):
-        for k in range(k_count):
-            k32 = np.int32(k)
-            for j in range(nb):
-                zy_lo[j] = lo[k, j] if k32 == label[j] else zy_lo[j]
-                m_lo[j] = lo[k, j] if k32 == top[j] else m_lo[j]
-    # exponentials; float64 sum of those other than y and top; z_y picked on the way
+    # exponentials (every exponent <= 0 but the label's, which is not used); the sum of those
+    # other than y and top; z_y picked on the way
     for k in range(k_count):
         k32 = np.int32(k)
         for j in range(nb):
             v = t[k, j]
-            e = exp_diff_f32(v, m[j], lo[k, j] - m_lo[j] if is_float64(z) else ZERO32)
+            e = exp_vec(min(v - m[j], 0.0))
             t[k, j] = e
-            rest[j] += np.float64(e) if (k32 != label[j]) & (k32 != top[j]) else 0.0
+            rest[j] += e if (k32 != label[j]) & (k32 != top[j]) else 0.0
             zy[j] = v if k32 == label[j] else zy[j]
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=FLAGS)
-def _softmax_u(nb, zy, zy_lo, m, m_lo, rest, u_hi, u_lo, inv_s, top_rest):
-    """Stage 2: u = (z_y - m) - log s per row (one libm log, float64), 1/s and 1 - pi_top."""
-    f64 = np.float64  # not float(): Numba types float(float32) as float32
+def _softmax_u(nb, zy, m, rest, u, inv_s, top_rest):
+    """Stage 2: u = (z_y - m) - log s per row (one libm log per row), 1/s and 1 - pi_top."""
     for j in range(nb):
-        # z_y - m of two float32s is exact in float64 (and cannot overflow there)
-        u64 = ((f64(zy[j]) - f64(m[j])) - math.log(1.0 + rest[j])) + (f64(zy_lo[j]) - f64(m_lo[j]))
-        u64 = min(max(u64, -F32_MAX), F32_MAX)
-        u_hi[j] = np.float32(u64)
-        u_lo[j] = np.float32(u64 - f64(u_hi[j]))
+        u[j] = (zy[j] - m[j]) - math.log(1.0 + rest[j])
     for j in range(nb):
         s = 1.0 + rest[j]
-        inv_s[j] = np.float32(1.0 / s)
-        top_rest[j] = np.float32(rest[j] / s)  # 1 - pi_top without cancellation
-
-
-@functools.lru_cache(maxsize=None)
-def _softmax_terms_stage(kind):
-    """Stage 3 for one r^gamma kind: focal terms of u per row, vectorised across rows."""
-    source_key = SOURCE_KEY
-
-    @njit(cache=True, nogil=True, error_model="numpy", fastmath=FLAGS)
-    def stage(nb, u_hi, u_lo, label, alpha, gamma, gamma_lo, bohning, d1, d2, floor):
-        source_key  # noqa: B018 (part of the cache key, see above)
-        for j in range(nb):
-            d2[j] = alpha[label[j]]  # gathered first: the loop below stays a pure map
-        for j in range(nb):
-            _, a1, a2, arg = focal_terms_f32(u_hi[j], u_lo[j], gamma, gamma_lo, kind, d2[j])
-            d1[j] = a1
-            d2[j] = a2
-            floor[j] = arg * bohning
-
-    return stage
+        inv_s[j] = 1.0 / s
+        top_rest[j] = rest[j] / s  # 1 - pi_top without cancellation
 
 
 @functools.lru_cache(maxsize=None)
 def _softmax_output_stage(mode):
-    """Stage 4 for one Hessian mode: grad/hess of every class, written back in (nb, K) order."""
+    """Stage 4 for one Hessian mode: grad/hess of every class, back in (nb, K) order."""
     source_key = SOURCE_KEY
 
     @njit(cache=True, nogil=True, error_model="numpy", fastmath=FLAGS)
@@ -370,17 +316,16 @@ def _softmax_output_stage(mode):
             k32 = np.int32(k)
             for j in range(nb):
                 pi = t[k, j] * inv_s[j]
-                one_minus_pi = top_rest[j] if k32 == top[j] else ONE - pi
-                g, h = softmax_other_f32(pi, one_minus_pi, d1[j], d2[j], floor[j], mode)
+                one_minus_pi = top_rest[j] if k32 == top[j] else 1.0 - pi
+                g, h = softmax_other_vec(pi, one_minus_pi, d1[j], d2[j], floor[j], mode)
                 is_y = k32 == label[j]
                 t[k, j] = d1[j] if is_y else g
-                ht[k, j] = safeguard_f32(d2[j], floor[j], mode) if is_y else h
+                ht[k, j] = safeguard_vec(d2[j], floor[j], mode) if is_y else h
         if w.shape[0] > 0:
             for j in range(nb):
-                wj = np.float32(w[j])
                 for k in range(k_count):
-                    grad[j, k] = wj * t[k, j]
-                    hess[j, k] = wj * ht[k, j]
+                    grad[j, k] = w[j] * t[k, j]
+                    hess[j, k] = w[j] * ht[k, j]
         else:
             for j in range(nb):
                 for k in range(k_count):
@@ -390,13 +335,10 @@ def _softmax_output_stage(mode):
     return stage
 
 
-# Every variant of stages 3 and 4, as module globals: the kernel below names them in branches
-# on its closure constants, which Numba prunes before typing, so a kernel compiles (and its
-# cache entry holds) only the two stages it uses. (Capturing the stage dispatchers themselves
-# in the closure would put them into Numba's cache key, which must be picklable and stable.)
-_TERMS_ZERO = _softmax_terms_stage(POW_ZERO)
-_TERMS_ONE = _softmax_terms_stage(POW_ONE)
-_TERMS_GENERAL = _softmax_terms_stage(POW_GENERAL)
+# Every variant of stage 4, as module globals: the kernel below names them in branches on its
+# closure constant, which Numba prunes before typing, so a kernel compiles (and its cache entry
+# holds) only the stage it uses. (Capturing the stage dispatcher itself in the closure would put
+# it into Numba's cache key, which must be picklable and stable across processes.)
 _OUTPUT_EXACT = _softmax_output_stage(HESS_EXACT)
 _OUTPUT_BOHNING = _softmax_output_stage(HESS_BOHNING)
 _OUTPUT_ABS = _softmax_output_stage(HESS_ABS)
@@ -405,10 +347,11 @@ _OUTPUT_CLIP = _softmax_output_stage(HESS_CLIP)
 
 @functools.lru_cache(maxsize=None)
 def softmax_fast_kernel(kind, mode):
-    """kernel(z, y, w, gamma, alpha, bohning, grad, hess) writing float32 (n, K) grad/hess.
+    """kernel(z, y, w, gamma, alpha, bohning, grad, hess) for float32 (n, K) grad/hess.
 
     z (n, K) float32 or float64 in C or F order (LightGBM's margins are an F-ordered view);
-    grad/hess may be either order too. Runs the four stages above block by block.
+    grad/hess may be either order too. Runs the stages block by block; stage 3, the focal terms
+    of u vectorised across the block's rows, is inline here (it depends on gamma's kind).
     """
     source_key = SOURCE_KEY
 
@@ -416,32 +359,25 @@ def softmax_fast_kernel(kind, mode):
     def kernel(z, y, w, gamma, alpha, bohning, grad, hess):
         source_key  # noqa: B018 (part of the cache key, see above)
         n, k_count = z.shape
-        g32 = np.float32(gamma)
-        g_lo = np.float32(gamma - g32)
-        b32 = np.float32(bohning)
-        a32 = alpha.astype(np.float32)
         size = min(SOFTMAX_BLOCK, n)
-        t = np.empty((k_count, size), dtype=np.float32)
-        ht = np.empty((k_count, size), dtype=np.float32)
-        lo = np.zeros((k_count, size) if is_float64(z) else (1, 1), dtype=np.float32)
+        t = np.empty((k_count, size))
+        ht = np.empty((k_count, size))
         label = np.empty(size, dtype=np.int32)
         top = np.empty(size, dtype=np.int32)
-        rest = np.empty(size)
-        m, zy, zy_lo, m_lo, u_hi, u_lo, inv_s, top_rest, d1, d2, floor = (
-            np.empty(size, dtype=np.float32) for _ in range(11)
-        )
+        m, rest, zy, u = np.empty(size), np.empty(size), np.empty(size), np.empty(size)
+        inv_s, top_rest, d1, d2, floor = np.empty(size), np.empty(size), np.empty(size), np.empty(size), np.empty(size)
         for start in range(0, n, SOFTMAX_BLOCK):
             stop = min(start + SOFTMAX_BLOCK, n)
             nb = stop - start
-            _softmax_exps(z[start:stop], y[start:stop], t, lo, label, m, top, rest, zy, zy_lo, m_lo)
-            _softmax_u(nb, zy, zy_lo, m, m_lo, rest, u_hi, u_lo, inv_s, top_rest)
-            terms = (nb, u_hi, u_lo, label, a32, g32, g_lo, b32, d1, d2, floor)
-            if kind == POW_ZERO:
-                _TERMS_ZERO(*terms)
-            elif kind == POW_ONE:
-                _TERMS_ONE(*terms)
-            else:
-                _TERMS_GENERAL(*terms)
+            _softmax_exps(z[start:stop], y[start:stop], t, label, m, top, rest, zy)
+            _softmax_u(nb, zy, m, rest, u, inv_s, top_rest)
+            for j in range(nb):
+                d2[j] = alpha[label[j]]  # gathered first: the loop below stays a pure map
+            for j in range(nb):
+                _, a1, a2, arg = focal_terms_vec(u[j], gamma, kind, d2[j])
+                d1[j] = a1
+                d2[j] = a2
+                floor[j] = arg * bohning
             wb = w[start:stop] if w.shape[0] > 0 else w[:0]
             out = (nb, t, ht, label, top, inv_s, top_rest, d1, d2, floor, wb, grad[start:stop], hess[start:stop])
             if mode == HESS_BOHNING:
@@ -464,15 +400,16 @@ def _row_slicer(z, y, w, grad, hess, *params):
 
 
 def binary_grad_hess_f32(z, y, w, gamma, alpha_pos, alpha_neg, mode, grad, hess):
-    """binary_grad_hess through the fast float32 kernel (grad/hess float32; z may be float64)."""
-    kernel = binary_fast_kernel(pow_kind(gamma), mode)
-    args_for = _row_slicer(z, y, w, grad, hess, gamma, alpha_pos, alpha_neg)
+    """binary_grad_hess through the SIMD kernel: float32 grad/hess (z may be float64)."""
+    kernel = binary_fast_kernel(pow_kind(gamma), mode, w.shape[0] > 0)
+    args_for = _row_slicer(z, y, w, grad, hess, float(gamma), float(alpha_pos), float(alpha_neg))
     run_split(kernel, z.shape[0], MIN_ROWS_PER_THREAD, args_for)
 
 
 def softmax_grad_hess_f32(z, y, w, gamma, alpha, mode, bohning, grad, hess):
-    """softmax_grad_hess through the fast float32 kernel (grad/hess float32; z may be float64)."""
+    """softmax_grad_hess through the SIMD kernel: float32 (n, K) grad/hess (z may be float64)."""
     kernel = softmax_fast_kernel(pow_kind(gamma), mode)
-    args_for = _row_slicer(z, y, w, grad, hess, gamma, alpha, bohning)
+    alpha = np.ascontiguousarray(alpha, dtype=np.float64)
+    args_for = _row_slicer(z, y, w, grad, hess, float(gamma), alpha, float(bohning))
     min_rows = max(MIN_ROWS_PER_THREAD // z.shape[1], SOFTMAX_BLOCK)
     run_split(kernel, z.shape[0], min_rows, args_for)

@@ -1,345 +1,190 @@
-"""Vectorisable float32 scalar math for the fast CPU kernels.
+"""Vectorisable exp/log1p and the focal terms built on them, for the SIMD CPU kernels.
 
-The llvmlite that ships with Numba has no SVML, so ``math.exp``/``math.log1p`` inside a
-``prange`` loop compile to one scalar libm call per element and the loop cannot use SIMD.
-The functions here are written only with +, -, *, /, sqrt, min/max and integer bit
-operations on the float representation, which LLVM's loop vectoriser turns into 8-wide AVX2
-code once they are inlined into a kernel loop.
+The llvmlite that ships with Numba has no SVML, so ``math.exp``/``math.log1p`` inside a loop
+compile to one scalar libm call per element and the loop cannot use SIMD. The functions here
+use only +, -, *, /, min/max, selects and an integer bit operation (2^n through an
+``@intrinsic`` bitcast), which LLVM's loop vectoriser turns into AVX2 code once they are
+inlined into a kernel loop.
 
-Accuracy (measured by ``tests/test_fastmath.py`` and ``benchmarks/run.py``): ``exp_f32``,
-``log1p_unit_f32`` and ``log_f32`` are within 2 float32 ulps of the correctly rounded value;
-the focal-loss terms built from them are within a few float32 ulps of the float64 reference
-:func:`boost_focal._scalar.focal_terms`, except the exact Hessian next to its sign change,
-where any float32 evaluation has a large *relative* error (the error stays a few ulps of the
-size of the terms that cancel).
+Precision: float64 arithmetic throughout, with polynomial degrees chosen for float32 outputs.
+The kernels that use this module write float32 (the dtype XGBoost and LightGBM keep gradients
+in); float64 outputs keep using the libm-based reference kernels. Why float64 arithmetic: the
+relative error of r^gamma = e^(gamma log r) is gamma times the absolute error of log r, and a
+float32 log r (ulp 4e-8 at log 2) alone puts 14 ulps into r^gamma at gamma = 20. Measured
+against the float64 reference (tests/test_fastmath.py, benchmarks/run.py): exp_vec and
+log1p_unit_vec are within 3e-10 relative; the float32 gradients and Hessians within about
+half a float32 ulp (i.e. correctly rounded but for ties) for gamma up to 50.
 
-The formulas are those of :mod:`boost_focal._scalar` (the single source of truth, see
-``docs/math.md``); only how exp/log/pow are evaluated differs. Nothing here is used for
-float64 inputs.
+The formulas are those of :func:`boost_focal._scalar.focal_terms` (the single source of truth,
+see ``docs/math.md``), term for term; only how exp and log1p are evaluated differs.
 """
 
-import numpy as np
+import math
+
 from llvmlite import ir
 from numba import njit, types
-from numba.extending import intrinsic, overload
+from numba.extending import intrinsic
 
 from ._scalar import BOHNING_BINARY, CLIP_FLOOR, HESS_ABS, HESS_BOHNING, HESS_CLIP
 
-# No "reassoc": the round-to-integer trick below ((x + MAGIC) - MAGIC) and the error-free
-# TwoSum must not be "simplified" away. "contract" lets LLVM fuse a*b + c into an FMA.
+# No "reassoc": it would fold the round-to-integer trick below ((x + MAGIC) - MAGIC) into x.
+# "contract" lets LLVM fuse a * b + c into one FMA.
 FLAGS = {"contract", "nsz", "arcp"}
 JIT = dict(cache=True, error_model="numpy", fastmath=FLAGS, inline="always")
 
-F32 = np.float32
-ZERO = F32(0.0)
-HALF = F32(0.5)
-ONE = F32(1.0)
-TWO = F32(2.0)
-NEG_INF = F32(-np.inf)
-F32_MAX = float(np.finfo(np.float32).max)
-
-# exp: x = n ln2 + r, |r| <= ln2 / 2, e^x = 2^n e^r.
-LOG2E = F32(1.4426950408889634)
-# Cody-Waite split of ln 2: LN2_HI has 10 significant bits, so n * LN2_HI is exact for |n| < 2^14.
-LN2_HI = F32(0.693359375)
-LN2_LO = F32(0.6931471805599453 - 0.693359375)
-# Adding 1.5 * 2^23 rounds a float32 of magnitude < 2^22 to an integer (round to nearest even).
-MAGIC = F32(12582912.0)
-# e^x underflows to 0 in float32 below about -103.97 and overflows above 88.72.
-EXP_LO = F32(-104.0)
-EXP_HI = F32(88.7)
-# Taylor coefficients 1/k! of e^r; degree 7 leaves |r|^8 / 8! < 5.2e-9 (0.09 ulp) on |r| <= ln2/2.
-C2 = F32(1.0 / 2)
-C3 = F32(1.0 / 6)
-C4 = F32(1.0 / 24)
-C5 = F32(1.0 / 120)
-C6 = F32(1.0 / 720)
-C7 = F32(1.0 / 5040)
-# log(1 + f) = 2 atanh(s), s = f / (2 + f) = 2 (s + s^3/3 + s^5/5 + ...): coefficients 1/(2k+1).
-A3 = F32(1.0 / 3)
-A5 = F32(1.0 / 5)
-A7 = F32(1.0 / 7)
-A9 = F32(1.0 / 9)
-A11 = F32(1.0 / 11)
-A13 = F32(1.0 / 13)
+# exp: x = n ln2 + r with |r| <= ln2/2, e^x = 2^n e^r.
+LOG2E = 1.4426950408889634
+# Cody-Waite split of ln 2 (fdlibm's constants): LN2_HI has 32 significant bits, so n * LN2_HI is
+# exact for |n| < 2^20 and r keeps full precision.
+LN2_HI = 6.93147180369123816490e-01
+LN2_LO = 1.90821492927058770002e-10
+MAGIC = 6755399441055744.0  # 1.5 * 2^52: adding it rounds |x| < 2^51 to an integer
+# Clamping at -708 keeps 2^n a normal float64 (one bit pattern, no subnormal scaling); e^-708 is
+# so far under float32's smallest subnormal (1.4e-45) that even its square root rounds to 0.
+EXP_LO = -708.0
+EXP_HI = 700.0
+# Taylor coefficients 1/k!: degree 8 leaves |r|^9 / 9! < 2.1e-10 relative on |r| <= ln2/2.
+C2, C3, C4, C5, C6, C7, C8 = (1.0 / math.factorial(k) for k in range(2, 9))
+# log(1 + f) = 2 atanh(s), s = f / (2 + f): 2 (s + s^3/3 + s^5/5 + ...); Q(z) = sum z^k / (2k + 3).
+A3, A5, A7, A9, A11, A13, A15, A17, A19 = (1.0 / (2 * k + 3) for k in range(9))
 
 
-# ------------------------------------------------------------------ bit-level helpers
+# ------------------------------------------------------------------ exp / log1p
 @intrinsic
-def _ldexp_f32(typingctx, p, n):
-    """p * 2^n for float32 p and an integral float32 n in [-150, 128], with gradual underflow.
-
-    2^n is built from its bit pattern ((n + 127) << 23) in two halves, n = n1 + n2, so that
-    each half stays a normal float32 even when 2^n itself is subnormal.
-    """
-    if p != types.float32 or n != types.float32:
+def _ldexp(typingctx, p, n):
+    """p * 2^n for float64 p and an integral float64 n in [-1022, 1023] (2^n from its bits)."""
+    if p != types.float64 or n != types.float64:
         return None
 
     def codegen(context, builder, sig, args):
-        pv, nv = args
-        i32 = ir.IntType(32)
-        f32 = ir.FloatType()
-        ni = builder.fptosi(nv, i32)
-        n1 = builder.ashr(ni, ir.Constant(i32, 1))
-        n2 = builder.sub(ni, n1)
-        bias = ir.Constant(i32, 127)
-        shift = ir.Constant(i32, 23)
-        s1 = builder.bitcast(builder.shl(builder.add(n1, bias), shift), f32)
-        s2 = builder.bitcast(builder.shl(builder.add(n2, bias), shift), f32)
-        return builder.fmul(builder.fmul(pv, s1), s2)
+        i64 = ir.IntType(64)
+        bits = builder.shl(builder.add(builder.fptosi(args[1], i64), ir.Constant(i64, 1023)), ir.Constant(i64, 52))
+        return builder.fmul(args[0], builder.bitcast(bits, ir.DoubleType()))
 
-    return types.float32(types.float32, types.float32), codegen
+    return types.float64(types.float64, types.float64), codegen
 
 
-@intrinsic
-def fma_f32(typingctx, a, b, c):
-    """a * b + c with a single rounding (the hardware FMA; AVX2 machines have it)."""
-    if a != types.float32 or b != types.float32 or c != types.float32:
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.fma(*args)
-
-    return types.float32(types.float32, types.float32, types.float32), codegen
-
-
-def split_f32(x):
-    """(hi, lo) float32 with hi + lo = x to float32 precision of lo (Numba-only, see overload).
-
-    A float32 x gives (x, 0) and costs nothing; a float64 x (LightGBM's margins) gives its float32
-    rounding and the remainder, so that e.g. the derivatives at a margin of 30 are not off by
-    the 30 * 2^-25 absolute rounding of the margin (~90 ulps of relative error at gamma = 2).
-    """
-    raise NotImplementedError("split_f32 is only callable from Numba-compiled code")
-
-
-@overload(split_f32, inline="always")
-def _split_f32_overload(x):
-    if x == types.float64:
-
-        def impl(x):
-            x = min(max(x, -F32_MAX), F32_MAX)  # beyond, float32 rounding would give inf
-            hi = np.float32(x)
-            return hi, np.float32(x - hi)
-
-        return impl
-    if isinstance(x, types.Float):
-        return lambda x: (np.float32(x), ZERO)
-    return None
-
-
-def is_float64(arr):
-    """Whether an array holds float64, as a compile-time constant (Numba-only, see overload)."""
-    raise NotImplementedError("is_float64 is only callable from Numba-compiled code")
-
-
-@overload(is_float64, inline="always")
-def _is_float64_overload(arr):
-    answer = isinstance(arr, types.Array) and arr.dtype == types.float64
-    return lambda arr: answer
-
-
-# ------------------------------------------------------------------ exp / log
 @njit(**JIT)
-def _exp_poly(r):
-    """e^r for |r| <= ln2/2: 1 + r Q(r), Q = 1 + r/2! + r^2/3! + ... + r^6/7!.
+def exp_vec(x):
+    """e^x for float64 x, relative error < 3e-10 (x clamped to [-708, 700]).
 
-    Q is evaluated by Estrin's scheme (independent pairs combined with r^2, r^4) rather than
-    Horner's: the same accuracy with about half the dependent-latency chain, which is what bounds
-    the kernels' speed. The final 1 + r Q is one FMA, rounded once.
+    Range reduction x = n ln2 + r, n = round(x / ln2), with a two-part ln2 so that r is exact;
+    e^r = 1 + r P(r), P the Taylor polynomial of degree 7 in Estrin's scheme (independent pairs
+    combined with r^2 and r^4: a shorter dependency chain than Horner's, same accuracy).
     """
+    x = min(max(x, EXP_LO), EXP_HI)
+    n = (x * LOG2E + MAGIC) - MAGIC
+    r = (x - n * LN2_HI) - n * LN2_LO
     r2 = r * r
     r4 = r2 * r2
-    lo = (ONE + r * C2) + r2 * (C3 + r * C4)
-    hi = (C5 + r * C6) + r2 * C7
-    return ONE + r * (lo + r4 * hi)
+    p = ((1.0 + r * C2) + r2 * (C3 + r * C4)) + r4 * ((C5 + r * C6) + r2 * (C7 + r * C8))
+    return _ldexp(1.0 + r * p, n)
 
 
 @njit(**JIT)
-def exp2_f32(hi, lo):
-    """e^(hi + lo) in float32 for an unevaluated sum with |lo| <= ulp(hi) (e.g. from TwoSum).
+def log1p_unit_vec(e):
+    """log(1 + e) for e in [0, 1], relative error < 2e-10 (also for tiny e).
 
-    Range reduction hi = n ln2 + r with n = round(hi / ln2) and a two-part ln2, so that r is
-    exact to float32 rounding; the low part is added to r, where it is no longer lost to
-    rounding; then e^x = 2^n e^r. hi is clamped to [-104, 88.7] (e^-104 is below the smallest
-    float32 and the result is 0 or the smallest subnormal).
+    log(1 + e) = 2 atanh(s), s = e / (2 + e) in [0, 1/3], written as e - s (e - 2 z Q(z)) with
+    z = s^2 (2s = e - e s): no rounding of 1 + e, which would lose e below 1e-16. Q holds the
+    series to z^8; the first term left out, z^9 / 21, is below 1.2e-10 of the result.
     """
-    lo = lo if hi > EXP_LO else ZERO  # hi = -inf (gamma * u overflowed) can make lo NaN
-    hi = min(max(hi, EXP_LO), EXP_HI)
-    n = (hi * LOG2E + MAGIC) - MAGIC
-    r = ((hi - n * LN2_HI) - n * LN2_LO) + lo
-    return _ldexp_f32(_exp_poly(r), n)
-
-
-@njit(**JIT)
-def exp_f32(x):
-    """e^x in float32 (see exp2_f32)."""
-    return exp2_f32(x, ZERO)
-
-
-@njit(**JIT)
-def two_sum_f32(a, b):
-    """(s, err) with s = fl(a + b) and s + err = a + b exactly (Knuth's TwoSum, no branches)."""
-    s = a + b
-    bb = s - a
-    err = (a - (s - bb)) + (b - bb)
-    return s, err
-
-
-@njit(**JIT)
-def two_prod_f32(a, b):
-    """(p, err) with p = fl(a * b) and p + err = a * b exactly (one FMA)."""
-    p = a * b
-    return p, fma_f32(a, b, -p)
-
-
-@njit(**JIT)
-def _atanh_tail(z):
-    """Q(z) with 2 atanh(s) = 2s + 2s z Q(z), z = s^2: Q = 1/3 + z/5 + z^2/7 + ... (to z^5/13).
-
-    For |s| <= 1/3 the next term, z^6/15, is below 4e-8 of Q. Estrin's scheme, as in _exp_poly.
-    """
+    s = e / (2.0 + e)
+    z = s * s
     z2 = z * z
     z4 = z2 * z2
-    return ((A3 + z * A5) + z2 * (A7 + z * A9)) + z4 * (A11 + z * A13)
-
-
-@njit(**JIT)
-def _log1p_reduced(f):
-    """log(1 + f) for f in [-0.3, 1] from the exact f: log(1 + f) = 2 atanh(s), s = f / (2 + f).
-
-    Written as f - s (f - 2 z Q(z)) (2s = f - f s): the leading term f is exact and the
-    rounding errors of s only touch the correction, which is at most a third of the result.
-    """
-    s = f / (TWO + f)
-    z = s * s
-    return f - s * (f - TWO * z * _atanh_tail(z))
-
-
-@njit(**JIT)
-def log1p_unit_f32(e):
-    """log(1 + e) for e in [0, 1], to relative accuracy also for tiny e.
-
-    The naive log(1 + e) rounds 1 + e first and loses e entirely below 6e-8.
-    """
-    return _log1p_reduced(e)
+    q = ((A3 + z * A5) + z2 * (A7 + z * A9)) + z4 * ((A11 + z * A13) + z2 * (A15 + z * A17) + z4 * A19)
+    return e - s * (e - 2.0 * z * q)
 
 
 # ------------------------------------------------------------------ focal terms
-# How r^gamma is evaluated; chosen once per call from gamma (kernels branch on it outside or,
-# loop-invariantly, inside their loops).
-POW_ZERO = 0  # gamma == 0: r^0 = 1 (alpha-weighted cross-entropy)
-POW_ONE = 1  # gamma == 1: r
-POW_GENERAL = 2  # any other gamma, integers included: e^(gamma log r), see focal_pow_f32
+# How r^gamma is evaluated, as a code picked once per call from gamma (kernels are compiled per
+# code, so that the choice costs nothing inside the loop). A gamma that is a multiple of 1/2 up
+# to MAX_HALVES / 2 (0, 0.5, 1, ..., 8: every value seen in practice) gets r^n or r^n sqrt(r) by
+# multiplication, which is exact to float64 rounding and cheaper than e^(gamma log r); any other
+# gamma uses the latter (POW_GENERAL).
+MAX_HALVES = 16
+POW_GENERAL = -1
 
 
 def pow_kind(gamma):
-    """The POW_* code for a gamma (plain Python, called once per kernel call)."""
-    return {0.0: POW_ZERO, 1.0: POW_ONE}.get(float(gamma), POW_GENERAL)
+    """The r^gamma code of a gamma: 2 gamma if that is an integer <= MAX_HALVES, else POW_GENERAL."""
+    halves = 2.0 * float(gamma)
+    if halves == int(halves) and 0 <= halves <= MAX_HALVES:
+        return int(halves)
+    return POW_GENERAL
 
 
 @njit(**JIT)
-def focal_pow_f32(r, neg_hi, neg_lo, l1p, gamma, gamma_lo, kind):
-    """r^gamma for r = sigmoid(-u), given log r = (neg_hi + neg_lo) - l1p, neg = min(-u, 0).
-
-    gamma = 0 and 1 are exact. Any other gamma, integers included, uses
-    r^gamma = e^(gamma neg - gamma l1p); r * r for gamma = 2 would compound the errors of e,
-    1/(1 + e) and the product to ~8 ulps of the gradient, against ~5 this way (measured), at
-    about half the kernel time. Rounding gamma * neg to float32 would cost up to |gamma u| / 2
-    ulps (25 ulps at gamma u = 50), so the exponent is carried as an unevaluated sum, exact to
-    float32 rounding of its small parts (TwoProd, TwoSum), into exp2_f32. gamma_lo is the float64
-    gamma minus its float32 rounding: a float32 gamma alone would be off by up to 3e-8
-    relative, 26 ulps of r^gamma at gamma u = 50.
-    """
-    if kind == POW_ZERO:
-        return ONE
-    if kind == POW_ONE:
-        return r
-    p, p_err = two_prod_f32(gamma, neg_hi)  # gamma neg_hi = p + p_err exactly
-    hi, lo = two_sum_f32(p, -(gamma * l1p))
-    return exp2_f32(hi, lo + (p_err + (gamma * neg_lo + gamma_lo * neg_hi)))
+def focal_pow(r, log_r, gamma, kind):
+    """r^gamma by the method of ``kind`` (a compile-time constant in every kernel)."""
+    if kind == POW_GENERAL:
+        return exp_vec(gamma * log_r)
+    r_gamma = 1.0
+    for _ in range(kind // 2):  # a constant trip count: unrolled
+        r_gamma *= r
+    if kind % 2 == 1:
+        r_gamma *= math.sqrt(r)
+    return r_gamma
 
 
 @njit(**JIT)
-def focal_terms_f32(u, u_lo, gamma, gamma_lo, kind, a):
-    """float32 (l, l', l'', a r^gamma) at the signed margin u + u_lo (u_lo: an optional low part).
-
-    The formulas of _scalar.focal_terms (docs/math.md):
+def focal_terms_vec(u, gamma, kind, a):
+    """(l, l', l'', a r^gamma) at the signed margin u: _scalar.focal_terms, vectorisable.
 
         l   = a r^gamma softplus(-u)
         l'  = a r^gamma (gamma q log q - r)
-        l'' = a q r^gamma ((2 gamma + 1) r + gamma log q (r - gamma q))
+        l'' = a r^gamma ((2 gamma + 1) q r + gamma (q log q) (r - gamma q))
 
-    with q = sigmoid(u), r = 1 - q, both formed from e = e^-|u| (never 1 - something near 1).
-    The derivatives decay like e^-(gamma + 1) u, so an absolute error d in u is a relative
-    error (gamma + 1) d in them: the binary kernels pass the exact u (u_lo = 0), the softmax
-    kernel a u computed in float64 and split into two float32s.
+    with q = sigmoid(u), r = 1 - q, both formed from e = e^-|u| (never 1 - something near 1),
+    and r^gamma from r or from log r = min(-u, 0) - log1p(e) (focal_pow; never 0^(gamma - 1)).
+    Selects instead of branches, so that the loop calling it vectorises.
     """
-    pos = u >= ZERO
-    e = exp2_f32(-abs(u), -u_lo if pos else u_lo)  # e^-|u|, in (0, 1]
-    one_e = ONE + e
-    one_e_err = e - (one_e - ONE)  # 1 + e = one_e + one_e_err exactly (Fast2Sum, 1 >= e)
-    inv = ONE / one_e
-    inv = inv - inv * inv * one_e_err  # 1 / (1 + e) to first order in the rounding of 1 + e
+    e = exp_vec(-abs(u))  # in (0, 1]: never overflows
+    inv = 1.0 / (1.0 + e)
     small = e * inv
+    pos = u >= 0.0
     q = inv if pos else small
     r = small if pos else inv
-    l1p = log1p_unit_f32(e)
-    log_q = min(u, ZERO) - l1p
-    neg_hi = -u if pos else ZERO
-    neg_lo = -u_lo if pos else ZERO
-    arg = a * focal_pow_f32(r, neg_hi, neg_lo, l1p, gamma, gamma_lo, kind)
+    l1p = log1p_unit_vec(e)
+    log_q = min(u, 0.0) - l1p  # log sigmoid(u); never -inf for finite u
+    arg = a * focal_pow(r, min(-u, 0.0) - l1p, gamma, kind)
     loss = -arg * log_q
     d1 = arg * (gamma * q * log_q - r)
-    # q log q first, as in _scalar.focal_terms: gamma * log q can overflow where q = 0.
-    d2 = arg * ((TWO * gamma + ONE) * q * r + gamma * (q * log_q) * (r - gamma * q))
+    # q log q first, as in _scalar.focal_terms: gamma * log q overflows where q = 0.
+    d2 = arg * ((2.0 * gamma + 1.0) * q * r + gamma * (q * log_q) * (r - gamma * q))
     return loss, d1, d2, arg
 
 
 @njit(**JIT)
-def safeguard_f32(h, floor_scale, mode):
-    """_scalar.safeguard in float32, written as selects so that it vectorises."""
-    clip = max(h, F32(CLIP_FLOOR))
+def safeguard_vec(h, floor_scale, mode):
+    """_scalar.safeguard written as selects, so that it vectorises."""
+    clip = max(h, CLIP_FLOOR)
     out = max(h, floor_scale) if mode == HESS_BOHNING else h
     out = abs(h) if mode == HESS_ABS else out
     return clip if mode == HESS_CLIP else out
 
 
 @njit(**JIT)
-def binary_element_f32(z, z_lo, y, w, gamma, gamma_lo, kind, alpha_pos, alpha_neg, mode):
-    """float32 (grad, hess) of _scalar.binary_element (weighted binary focal loss) at z + z_lo.
+def binary_element_vec(z, y, gamma, kind, alpha_pos, alpha_neg, mode):
+    """Unweighted (grad, hess) of _scalar.binary_element at float64 margin z, label y.
 
-    All arguments float32 except the integer codes kind (POW_*) and mode (HESS_*); gamma_lo is
-    the float64 gamma minus gamma, z_lo the low part of a float64 margin (see split_f32).
     u = (2y - 1) z, so d/dz = (2y - 1) d/du and d2/dz2 = d2/du2; written with selects.
     """
-    pos = y > HALF
+    pos = y > 0.5
     u = z if pos else -z
-    u_lo = z_lo if pos else -z_lo
     a = alpha_pos if pos else alpha_neg
-    _, d1, d2, arg = focal_terms_f32(u, u_lo, gamma, gamma_lo, kind, a)
+    _, d1, d2, arg = focal_terms_vec(u, gamma, kind, a)
     g = d1 if pos else -d1
-    h = safeguard_f32(d2, arg * F32(BOHNING_BINARY), mode)
-    return w * g, w * h
+    return g, safeguard_vec(d2, arg * BOHNING_BINARY, mode)
 
 
 @njit(**JIT)
-def exp_diff_f32(a, b, lo):
-    """e^(a - b + lo) for float32 a <= b and a small correction lo, from the exact difference.
-
-    a - b is split exactly (TwoSum); rounding it first would cost |a - b| / 2 ulps of relative
-    error (10 ulps at a - b = -20). lo carries the low parts of float64 margins (0 otherwise).
-    """
-    d, d_err = two_sum_f32(a, -b)
-    return exp2_f32(min(d, ZERO), d_err + lo)
-
-
-@njit(**JIT)
-def softmax_other_f32(pi, one_minus_pi, d1, d2, floor_scale, mode):
+def softmax_other_vec(pi, one_minus_pi, d1, d2, floor_scale, mode):
     """Unweighted (grad, hess) of a class j other than the label (_scalar.softmax_row):
 
         grad_j = -pi_j l'(u),    hess_j = pi_j^2 l''(u) - pi_j (1 - pi_j) l'(u)
 
     with 1 - pi_j passed in (for the top class it is rest / s, never 1 - pi).
     """
-    return -pi * d1, safeguard_f32(pi * pi * d2 - pi * one_minus_pi * d1, floor_scale, mode)
+    return -pi * d1, safeguard_vec(pi * pi * d2 - pi * one_minus_pi * d1, floor_scale, mode)

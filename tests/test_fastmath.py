@@ -1,10 +1,12 @@
-"""Accuracy of the vectorisable float32 math (boost_focal._fastmath) and of the fast kernels.
+"""Accuracy of the vectorisable math (boost_focal._fastmath) and of the SIMD float32 kernels.
 
-References are float64 (NumPy's exp/log1p, and the float64 reference kernels of
-boost_focal._cpu). Errors are in float32 ulps of the reference. Each bound sits a little above
-the maximum measured on these grids (noted next to it), so a degraded approximation fails: a
-polynomial term dropped, a correction term (TwoSum/TwoProd low parts, the float64 gamma
-remainder, the 1 + e rounding fix) lost, or a naive log(1 + e).
+References: NumPy's libm exp/log1p for the primitives, and the float64 reference kernels of
+boost_focal._cpu (libm, float64 outputs) for the kernels; errors of float32 outputs are in
+float32 ulps of the reference. Each bound sits a little above the maximum measured on these
+grids (noted next to it), well inside tests/test_reference.py's 4 ulps, so that a degraded
+approximation fails here first: a polynomial term dropped (exp degree 7 gives 5e-9, 0.1 ulp,
+but feeds log1p(e), which r^gamma multiplies by gamma), a float32 intermediate (14 ulps at
+gamma = 20), a naive log(1 + e).
 """
 
 import math
@@ -13,155 +15,113 @@ import numpy as np
 import pytest
 from numba import njit
 
-from boost_focal import FocalLoss, _cpu
+from boost_focal import FocalLoss
 from boost_focal import _fastmath as fm
 
-F32_MIN_NORMAL = float(np.finfo(np.float32).tiny)
+RNG = np.random.default_rng(20261128)
+TINY32 = float(np.finfo(np.float32).tiny)
 
 
 # --------------------------------------------------------------------------- helpers
 def ulp_errors(x32, ref, scale=None):
-    """|x32 - ref| in float32 ulps of |ref| (or of max(|ref|, scale)), normal range only."""
+    """|x32 - ref| in float32 ulps of |ref| (or of max(|ref|, scale)).
+
+    Below float32's normal range an ulp is taken as that of the smallest normal, so that
+    subnormal results count their absolute error (as in tests/test_reference.py).
+    """
     ref = np.asarray(ref, dtype=np.float64)
     mag = np.abs(ref) if scale is None else np.maximum(np.abs(ref), scale)
-    keep = mag >= 1e-30  # below, float32 intermediates go subnormal: checked in absolute terms
-    spacing = np.spacing(mag[keep].astype(np.float32)).astype(np.float64)
-    return np.abs(np.asarray(x32, dtype=np.float64)[keep] - ref[keep]) / spacing
+    spacing = np.maximum(np.spacing(mag.astype(np.float32)).astype(np.float64), TINY32 * 2.0**-23)
+    return np.abs(np.asarray(x32, dtype=np.float64) - ref) / spacing
 
 
 def max_ulps(x32, ref, scale=None):
     return float(np.max(ulp_errors(x32, ref, scale), initial=0.0))
 
 
-@njit(error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _map_exp(x, out):
     for i in range(x.shape[0]):
-        out[i] = fm.exp_f32(x[i])
+        out[i] = fm.exp_vec(x[i])
 
 
-@njit(error_model="numpy")
-def _map_exp2(hi, lo, out):
-    for i in range(hi.shape[0]):
-        out[i] = fm.exp2_f32(hi[i], lo[i])
-
-
-@njit(error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _map_log1p(x, out):
     for i in range(x.shape[0]):
-        out[i] = fm.log1p_unit_f32(x[i])
+        out[i] = fm.log1p_unit_vec(x[i])
 
 
-@njit(error_model="numpy")
-def _map_exp_diff(a, b, out):
-    for i in range(a.shape[0]):
-        out[i] = fm.exp_diff_f32(a[i], b[i], fm.ZERO)
-
-
-@njit(error_model="numpy")
-def _map_two_sum_prod(a, b, s, s_err, p, p_err):
-    for i in range(a.shape[0]):
-        s[i], s_err[i] = fm.two_sum_f32(a[i], b[i])
-        p[i], p_err[i] = fm.two_prod_f32(a[i], b[i])
-
-
-@njit(error_model="numpy")
-def _map_split(x, hi, lo):
-    for i in range(x.shape[0]):
-        hi[i], lo[i] = fm.split_f32(x[i])
-
-
-RNG = np.random.default_rng(20261128)
+@njit(cache=True, error_model="numpy")
+def _map_pow(r, gamma, out_half, out_general):
+    # every half-integer kind up to 3 and the general form, at the same gamma
+    for i in range(r.shape[0]):
+        log_r = np.log(r[i])
+        if gamma == 0.5:
+            out_half[i] = fm.focal_pow(r[i], log_r, gamma, 1)
+        elif gamma == 2.5:
+            out_half[i] = fm.focal_pow(r[i], log_r, gamma, 5)
+        else:
+            out_half[i] = fm.focal_pow(r[i], log_r, gamma, 6)
+        out_general[i] = fm.focal_pow(r[i], log_r, gamma, fm.POW_GENERAL)
 
 
 # --------------------------------------------------------------------------- primitives
-def test_exp_f32_within_one_and_a_half_ulps():
-    x = np.concatenate([
-        RNG.uniform(-103.0, 88.7, 400_000), RNG.uniform(-1.0, 1.0, 100_000),
-        [0.0, -0.0, 1e-30, -1e-30, 88.7, -87.3, -87.4, -100.0, -103.9],
-    ]).astype(np.float32)
+def test_exp_vec_relative_error():
+    x = np.concatenate([RNG.uniform(-708.0, 700.0, 300_000), RNG.uniform(-1.0, 1.0, 100_000), [0.0, -0.0]])
     out = np.empty_like(x)
     _map_exp(x, out)
-    ref = np.exp(x.astype(np.float64))
-    normal = ref >= F32_MIN_NORMAL
-    assert max_ulps(out[normal], ref[normal]) <= 1.5  # measured 1.11
-    # gradual underflow: subnormal results within one subnormal step
-    assert np.max(np.abs(out[~normal] - ref[~normal])) <= 2.0**-149
-    assert out[x == 0].tolist() == [1.0, 1.0]
+    assert np.max(np.abs(out / np.exp(x) - 1.0)) < 4e-10  # measured 2.7e-10
+    assert out[-2:].tolist() == [1.0, 1.0]
 
 
-def test_exp_f32_clamps_instead_of_overflowing():
-    x = np.array([-1e30, -200.0, -104.5, 89.0, 1e30, -np.inf], dtype=np.float32)
+def test_exp_vec_clamps_instead_of_overflowing():
+    x = np.array([-1e300, -1e4, -709.0, 701.0, 1e300, -np.inf])
     out = np.empty_like(x)
     _map_exp(x, out)
     assert np.all(np.isfinite(out))
-    assert np.all(out[:3] <= 2.0**-149) and out[5] <= 2.0**-149
-    assert out[3] == out[4] and out[3] > 3e38  # e^88.7, the largest value produced
+    assert np.all(out[[0, 1, 2, 5]] <= math.exp(-707.0))  # its square root is still 0 in float32
+    assert out[3] == out[4] == pytest.approx(math.exp(700.0), rel=1e-9)
 
 
-def test_exp2_f32_uses_the_low_part():
-    hi = RNG.uniform(-100.0, 0.0, 200_000).astype(np.float32)
-    spacing = np.spacing(np.abs(hi)).astype(np.float64)
-    lo = (RNG.uniform(-0.5, 0.5, hi.size) * spacing).astype(np.float32)
-    out = np.empty_like(hi)
-    _map_exp2(hi, lo, out)
-    ref = np.exp(hi.astype(np.float64) + lo.astype(np.float64))
-    assert max_ulps(out, ref) <= 1.5  # measured 1.1
-    # the same call without the low part would be off by up to |hi| * 2^-24 relative: this grid
-    # is sensitive enough to notice (so the bound above is a real check of the low part)
-    _map_exp2(hi, np.zeros_like(lo), out)
-    assert max_ulps(out, ref) > 10
-
-
-def test_log1p_unit_f32_relative_accuracy_down_to_tiny_arguments():
-    e = np.concatenate([
-        RNG.uniform(0.0, 1.0, 300_000), 10.0 ** RNG.uniform(-38, 0, 200_000), [1.0, 0.5, 1e-8, 6e-8, 1e-30],
-    ]).astype(np.float32)
+def test_log1p_unit_vec_relative_error_down_to_tiny_arguments():
+    e = np.concatenate([RNG.uniform(0.0, 1.0, 300_000), 10.0 ** RNG.uniform(-300, 0, 200_000), [1.0, 1e-17]])
     out = np.empty_like(e)
     _map_log1p(e, out)
-    assert max_ulps(out, np.log1p(e.astype(np.float64))) <= 1.5  # measured 1.11
-    zero = np.zeros(1, np.float32)
-    _map_log1p(zero, out[:1])
+    assert np.max(np.abs(out / np.log1p(e) - 1.0)) < 1e-10  # measured 1.5e-11
+    _map_log1p(np.zeros(1), out[:1])
     assert out[0] == 0.0
 
 
-def test_exp_diff_f32_is_exact_in_the_difference():
-    a = RNG.normal(0.0, 20.0, 200_000).astype(np.float32)
-    b = (a + np.abs(RNG.normal(0.0, 20.0, a.size))).astype(np.float32)  # a <= b
-    out = np.empty_like(a)
-    _map_exp_diff(a, b, out)
-    ref = np.exp(a.astype(np.float64) - b.astype(np.float64))
-    assert max_ulps(out, ref) <= 1.5  # measured 1.1; rounding a - b first gives ~25 ulps here
+@pytest.mark.parametrize("gamma", [0.5, 2.5, 3.0])
+def test_focal_pow_multiplication_and_general_forms(gamma):
+    r = np.concatenate([RNG.uniform(0.0, 1.0, 50_000), 10.0 ** RNG.uniform(-80, 0, 50_000)])
+    half, general = np.empty_like(r), np.empty_like(r)
+    _map_pow(r, gamma, half, general)
+    ref = r**gamma
+    assert np.max(np.abs(half / ref - 1.0)) < 1e-15 * (gamma + 2)
+    keep = ref > 1e-300  # exp_vec stops at e^-708, far below float32's range
+    assert np.max(np.abs(general[keep] / ref[keep] - 1.0)) < 1e-9  # e^(gamma log r): exp_vec's error
+    assert np.all(general[~keep] < 1e-300)
 
 
-def test_two_sum_and_two_prod_are_error_free():
-    a = (RNG.normal(size=100_000) * 10.0 ** RNG.uniform(-10, 10, 100_000)).astype(np.float32)
-    b = (RNG.normal(size=100_000) * 10.0 ** RNG.uniform(-10, 10, 100_000)).astype(np.float32)
-    s, s_err, p, p_err = (np.empty_like(a) for _ in range(4))
-    _map_two_sum_prod(a, b, s, s_err, p, p_err)
-    a64, b64 = a.astype(np.float64), b.astype(np.float64)
-    assert np.array_equal(s.astype(np.float64) + s_err, a64 + b64)  # exact in float64
-    prod = a64 * b64  # exact: 24 + 24 bits fit in 53
-    normal = np.abs(prod) > 1e-30  # away from subnormal products, whose low part underflows
-    assert np.array_equal((p.astype(np.float64) + p_err)[normal], prod[normal])
+def test_pow_kind():
+    assert [fm.pow_kind(g) for g in (0, 0.5, 1.0, 2, 2.5, 8.0)] == [0, 1, 2, 4, 5, 16]
+    assert [fm.pow_kind(g) for g in (1.7, 8.5, 20.0, 0.25)] == [fm.POW_GENERAL] * 4
 
 
-def test_split_f32_of_float64():
-    x = RNG.normal(0.0, 50.0, 100_000)
-    hi, lo = np.empty(x.size, np.float32), np.empty(x.size, np.float32)
-    _map_split(x, hi, lo)
-    assert np.array_equal(hi, x.astype(np.float32))
-    assert np.max(np.abs(hi.astype(np.float64) + lo - x) / np.abs(x)) < 2.0**-46
-    _map_split(np.array([1e300, -1e300]), hi[:2], lo[:2])  # beyond float32: clamped, finite
-    assert np.all(np.isfinite(hi[:2])) and np.all(np.isfinite(lo[:2]))
+def test_math_constants_are_what_the_comments_say():
+    assert fm.LN2_HI + fm.LN2_LO == pytest.approx(math.log(2.0), abs=1e-17)
+    assert fm.LN2_HI * 2**32 == int(fm.LN2_HI * 2**32)  # 32 significant bits: n * LN2_HI exact
+    assert fm.MAGIC == 1.5 * 2**52
 
 
 # --------------------------------------------------------------------------- binary kernel
-GAMMAS = [0.0, 0.5, 1.0, 1.7, 2.0, 2.5, 3.0, 5.0]
+GAMMAS = [0.0, 0.5, 1.0, 1.7, 2.0, 2.5, 3.0, 5.0, 8.0, 20.0, 50.0]
 Z_GRID = np.concatenate([np.linspace(-60.0, 60.0, 120_001), RNG.normal(0.0, 4.0, 60_000)]).astype(np.float32)
 
 
 def terms_scale(u, gamma, a):
-    """Sum of |terms| of l''(u) = a r^g ((2g+1) q r + g q log q (r - g q)), float64 (docs/math.md).
+    """Sum of |terms| of l''(u) = a r^g ((2g+1) q r + g (q log q) (r - g q)), float64.
 
     The exact Hessian changes sign, so its float32 error is measured against the size of the
     terms it cancels from, not against its own (possibly tiny) value.
@@ -172,14 +132,11 @@ def terms_scale(u, gamma, a):
     return arg * ((2 * gamma + 1) * q * r + gamma * q * np.abs(log_q) * (r + gamma * q))
 
 
-def exact_hessian_scale(z, y, gamma, alpha):
-    """terms_scale of the binary exact Hessian at margins z, labels y, alpha of class 1."""
-    return terms_scale(np.where(y > 0.5, z, -z), gamma, np.where(y > 0.5, alpha, 1.0 - alpha))
-
-
-def _binary_pair(z, y, gamma, hessian, alpha=0.25, w=None, z_ref=None):
+def _pair(z, y, gamma, hessian, alpha=0.25, w=None, z_ref=None):
+    """(float32 SIMD outputs, float64 reference outputs) of the same call."""
     fl = FocalLoss(gamma, alpha=alpha, hessian=hessian)
-    a = fl.class_alpha(2)
+    k = 2 if z.ndim == 1 else z.shape[1]
+    a = fl.class_alpha(k)
     w = np.empty(0) if w is None else w
     g32, h32 = fl._grad_hess_checked(z, y, w, a, dtype=np.float32)
     z_ref = z.astype(np.float64) if z_ref is None else z_ref
@@ -188,77 +145,58 @@ def _binary_pair(z, y, gamma, hessian, alpha=0.25, w=None, z_ref=None):
     return g32, h32, g64, h64
 
 
-def gamma_allowance(gamma):
-    """Extra ulps for large gamma: r^gamma = e^(gamma log r) scales the error of log r by gamma."""
-    return 0.7 * max(gamma - 3.0, 0.0)
-
-
 @pytest.mark.parametrize("gamma", GAMMAS)
-def test_binary_float32_kernel_matches_float64_reference(gamma):
-    extra = gamma_allowance(gamma)
+def test_binary_kernel_within_a_float32_ulp_of_the_reference(gamma):
     for label in (0.0, 1.0):
         y = np.full(Z_GRID.shape, label, np.float32)
-        g32, h32, g64, h64 = _binary_pair(Z_GRID, y, gamma, "bohning")
-        assert max_ulps(g32, g64) <= 6.0 + extra  # measured <= 5.4 (gamma <= 3), 7.3 (gamma = 5)
-        assert max_ulps(h32, h64) <= 7.5 + extra  # measured <= 6.9 (gamma <= 3), 8.3 (gamma = 5)
-        g32, h32, g64, h64 = _binary_pair(Z_GRID, y, gamma, "exact")
-        scale = exact_hessian_scale(Z_GRID.astype(np.float64), y, gamma, 0.25)
-        assert max_ulps(h32, h64, scale) <= 7.0 + extra  # measured <= 6.2 (gamma <= 3), 7.7 (gamma = 5)
-        # where float32 intermediates are subnormal, errors stay at the subnormal scale
-        tiny = np.abs(h64) < 1e-30
-        assert np.max(np.abs(h32[tiny] - h64[tiny]), initial=0.0) < 1e-35
+        g32, h32, g64, h64 = _pair(Z_GRID, y, gamma, "bohning")
+        assert max_ulps(g32, g64) <= 0.75  # measured <= 0.53
+        assert max_ulps(h32, h64) <= 0.75
+        g32, h32, g64, h64 = _pair(Z_GRID, y, gamma, "exact")
+        u = np.where(y > 0.5, Z_GRID, -Z_GRID).astype(np.float64)
+        scale = terms_scale(u, gamma, 0.25 if label else 0.75)
+        assert max_ulps(h32, h64, scale) <= 0.75
 
 
 @pytest.mark.parametrize("hessian", ["abs", "clip"])
-def test_binary_float32_kernel_other_hessian_modes(hessian):
+def test_binary_kernel_other_hessian_modes(hessian):
     y = (RNG.random(Z_GRID.size) < 0.3).astype(np.float32)
-    g32, h32, g64, h64 = _binary_pair(Z_GRID, y, 2.5, hessian)
-    assert max_ulps(g32, g64) <= 6.0
-    scale = exact_hessian_scale(Z_GRID.astype(np.float64), y, 2.5, 0.25)
-    assert max_ulps(h32, h64, scale) <= 7.0
+    g32, h32, g64, h64 = _pair(Z_GRID, y, 1.7, hessian)
+    assert max_ulps(g32, g64) <= 0.75
+    u = np.where(y > 0.5, Z_GRID, -Z_GRID).astype(np.float64)
+    assert max_ulps(h32, h64, terms_scale(u, 1.7, np.where(y > 0.5, 0.25, 0.75))) <= 0.75
     assert np.all(h32 >= 0)
 
 
-def test_binary_float32_kernel_weights_and_int_labels():
+def test_binary_kernel_weights_and_integer_labels():
     n = 50_000
     z = RNG.normal(0.0, 5.0, n).astype(np.float32)
     y = (RNG.random(n) < 0.1).astype(np.int64)
     w = RNG.uniform(0.0, 3.0, n)
-    g32, h32, g64, h64 = _binary_pair(z, y, 1.7, "bohning", alpha=0.6, w=w)
-    assert max_ulps(g32, g64) <= 7.0
-    assert max_ulps(h32, h64) <= 8.5
+    g32, h32, g64, h64 = _pair(z, y, 2.5, "bohning", alpha=0.6, w=w)
+    assert max_ulps(g32, g64) <= 1.25  # rounded twice (before and after the weight): <= 1 ulp
+    assert max_ulps(h32, h64) <= 1.25
 
 
 def test_binary_float64_margins_to_float32_outputs():
-    """LightGBM hands float64 margins; their low part must not be lost (it would be ~90 ulps)."""
+    """LightGBM hands float64 margins: the result is that of the float64 margin, rounded once."""
     z = RNG.normal(0.0, 10.0, 100_000)
     y = (RNG.random(z.size) < 0.5).astype(np.float64)
-    g32, h32, g64, h64 = _binary_pair(z, y, 2.0, "bohning", z_ref=z)
-    assert max_ulps(g32, g64) <= 6.0  # measured 4.1
-    assert max_ulps(h32, h64) <= 7.5  # measured 6.9
-
-
-def test_gamma_low_part_matters():
-    """gamma = 1.7 is not a float32: without its float64 remainder r^gamma is off by ~26 ulps."""
-    z = np.linspace(20.0, 50.0, 30_001).astype(np.float32)
-    y = np.zeros_like(z)  # u = -z: misclassified rows, r -> 1; and y = 1, r -> e^-z
-    for label in (0.0, 1.0):
-        y[:] = label
-        g32, _, g64, _ = _binary_pair(z, y, 1.7, "bohning")
-        assert max_ulps(g32, g64) <= 6.0
+    g32, h32, g64, h64 = _pair(z, y, 2.0, "bohning", z_ref=z)
+    assert max_ulps(g32, g64) <= 0.75
+    assert max_ulps(h32, h64) <= 0.75
 
 
 def test_binary_extreme_margins_stay_finite_and_right():
     z = np.array([0.0, 1e-30, 30.0, 88.0, 104.0, 200.0, 1e4, 1e30, 3e38], dtype=np.float32)
     z = np.concatenate([z, -z])
-    for gamma in (0.5, 2.0, 2.5, 7.0):
+    for gamma in (0.5, 2.0, 1.7, 20.0):
         for label in (0.0, 1.0):
             y = np.full(z.shape, label, np.float32)
             for hessian in ("bohning", "exact"):
-                g32, h32, g64, h64 = _binary_pair(z, y, gamma, hessian)
+                g32, h32, g64, h64 = _pair(z, y, gamma, hessian)
                 assert np.all(np.isfinite(g32)) and np.all(np.isfinite(h32))
-                assert np.allclose(g32, g64, rtol=1e-6, atol=1e-37)
-                assert np.allclose(h32, h64, rtol=1e-6, atol=1e-37)
+                assert max_ulps(g32, g64) <= 0.75 and max_ulps(h32, h64) <= 0.75
 
 
 # --------------------------------------------------------------------------- softmax kernel
@@ -275,30 +213,26 @@ def softmax_exact_scale(z, y, g64, gamma, alpha):
     pi = t / s
     u = z[rows, yi].astype(np.float64) - m[:, 0] - np.log(s[:, 0])
     diag = terms_scale(u, gamma, alpha[yi])[:, None]
-    d1 = np.abs(g64[rows, yi])[:, None]
-    scale = pi * pi * diag + pi * (1.0 - pi) * d1
+    scale = pi * pi * diag + pi * (1.0 - pi) * np.abs(g64[rows, yi])[:, None]
     scale[rows, yi] = diag[:, 0]
     return scale
 
 
-@pytest.mark.parametrize("k", [2, 3, 10])
-@pytest.mark.parametrize("gamma", [0.0, 2.0, 2.5])
-def test_softmax_float32_kernel_matches_float64_reference(k, gamma):
-    n = 20_000
+@pytest.mark.parametrize("k", [2, 3, 10, 50])
+@pytest.mark.parametrize("gamma", [0.0, 2.0, 1.7, 20.0])
+def test_softmax_kernel_within_a_float32_ulp_of_the_reference(k, gamma):
+    n = 6_000
     for sd in (1.0, 5.0, 20.0):
         z = RNG.normal(0.0, sd, (n, k)).astype(np.float32)
         y = RNG.integers(0, k, n).astype(np.float32)
         alpha = RNG.uniform(0.2, 1.0, k)
         for hessian in ("bohning", "exact"):
-            fl = FocalLoss(gamma, alpha=alpha.tolist(), hessian=hessian)
-            g32, h32 = fl._grad_hess_checked(z, y, np.empty(0), alpha, dtype=np.float32)
-            g64, h64 = fl._grad_hess_checked(z.astype(np.float64), y, np.empty(0), alpha, dtype=np.float64)
-            assert max_ulps(g32, g64) <= 7.0  # measured <= 6.3
+            g32, h32, g64, h64 = _pair(z, y, gamma, hessian, alpha=alpha.tolist())
+            assert max_ulps(g32, g64) <= 0.75  # measured <= 0.51
             if hessian == "bohning":
-                assert max_ulps(h32, h64) <= 7.5  # measured <= 6.8
+                assert max_ulps(h32, h64) <= 0.75
             else:
-                scale = softmax_exact_scale(z, y, g64, gamma, alpha)
-                assert max_ulps(h32, h64, scale) <= 7.5
+                assert max_ulps(h32, h64, softmax_exact_scale(z, y, g64, gamma, alpha)) <= 0.75
 
 
 def test_softmax_float64_fortran_margins_and_weights():
@@ -307,13 +241,10 @@ def test_softmax_float64_fortran_margins_and_weights():
     z = np.asfortranarray(RNG.normal(0.0, 6.0, (n, k)))
     y = RNG.integers(0, k, n).astype(np.float32)
     w = RNG.uniform(0.1, 2.0, n)
-    fl = FocalLoss(2.5)
-    a = fl.class_alpha(k)
-    g32, h32 = fl._grad_hess_checked(z, y, w, a, dtype=np.float32)
-    g64, h64 = fl._grad_hess_checked(np.ascontiguousarray(z), y, w, a, dtype=np.float64)
+    g32, h32, g64, h64 = _pair(z, y, 2.5, "bohning", alpha=None, w=w, z_ref=np.ascontiguousarray(z))
     assert g32.flags.f_contiguous  # np.empty_like keeps the caller's order
-    assert max_ulps(g32, g64) <= 7.5
-    assert max_ulps(h32, h64) <= 8.5
+    assert max_ulps(g32, g64) <= 0.75
+    assert max_ulps(h32, h64) <= 0.75
 
 
 def test_softmax_extreme_rows():
@@ -321,7 +252,7 @@ def test_softmax_extreme_rows():
     rows = np.array([
         [0.0, 0.0, 0.0],
         [1e4, -1e4, 0.0],
-        [-100.0, 0.0, -40.0],  # y = 0: pi_top -> 1, where 1 - pi cancels
+        [-100.0, 0.0, -40.0],  # y = 0: pi_top -> 1, where 1 - pi would cancel
         [60.0, 0.0, 0.0],
         [-60.0, 0.0, 0.0],
         [3e38, -3e38, 0.0],
@@ -330,30 +261,6 @@ def test_softmax_extreme_rows():
     for y0 in (0, 1, 2):
         y = np.full(rows.shape[0], y0, np.float32)
         for hessian in ("bohning", "exact"):
-            fl = FocalLoss(2.0, hessian=hessian)
-            a = fl.class_alpha(3)
-            g32, h32 = fl._grad_hess_checked(rows, y, np.empty(0), a, dtype=np.float32)
-            g64, h64 = fl._grad_hess_checked(rows.astype(np.float64), y, np.empty(0), a, dtype=np.float64)
+            g32, h32, g64, h64 = _pair(rows, y, 2.0, hessian, alpha=None)
             assert np.all(np.isfinite(g32)) and np.all(np.isfinite(h32))
-            assert np.allclose(g32, g64, rtol=2e-6, atol=1e-37)
-            assert np.allclose(h32, h64, rtol=2e-6, atol=1e-37)
-
-
-def test_fast_path_is_what_float32_callers_get():
-    """FocalLoss.grad_hess on float32 margins uses the float32 kernels (and float64 the reference)."""
-    z = RNG.normal(0.0, 3.0, 1000).astype(np.float32)
-    y = (RNG.random(1000) < 0.5).astype(np.int8)
-    fl = FocalLoss(1.7)
-    g, h = fl.grad_hess(z, y)
-    a = fl.class_alpha(2)
-    g_fast, h_fast = fl._grad_hess_checked(z, y, np.empty(0), a, dtype=np.float32)
-    assert g.dtype == np.float32 and np.array_equal(g, g_fast) and np.array_equal(h, h_fast)
-    g64, _ = fl.grad_hess(z.astype(np.float64), y)
-    assert g64.dtype == np.float64
-    assert max_ulps(g, g64) <= 6.0
-
-
-def test_math_constants_are_what_the_comments_say():
-    assert float(fm.LN2_HI) + float(fm.LN2_LO) == pytest.approx(math.log(2.0), abs=1e-11)
-    assert float(fm.LN2_HI) * 1024 == int(float(fm.LN2_HI) * 1024)  # 10 significant bits
-    assert float(fm.MAGIC) == 1.5 * 2**23
+            assert max_ulps(g32, g64) <= 0.75 and max_ulps(h32, h64) <= 0.75

@@ -1,0 +1,225 @@
+"""The SIMD kernels as machinery: dispatch, threads, variants, Numba's cache, vectorisation.
+
+Accuracy is tests/test_fastmath.py's subject; here the results of different routes through
+the machinery must agree (bitwise where the arithmetic is the same).
+"""
+
+import json
+import multiprocessing
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import llvmlite.binding as llvm
+import numba
+import numpy as np
+import pytest
+
+from boost_focal import FocalLoss, _cpu, focal
+from boost_focal._fastmath import FLAGS, POW_GENERAL, pow_kind
+
+RNG = np.random.default_rng(7)
+
+
+def _binary_case(n, dtype=np.float32):
+    z = RNG.normal(0.0, 4.0, n).astype(dtype)
+    y = (RNG.random(n) < 0.2).astype(np.float32)
+    return z, y
+
+
+def _softmax_case(n, k, dtype=np.float32):
+    z = RNG.normal(0.0, 3.0, (n, k)).astype(dtype)
+    y = RNG.integers(0, k, n).astype(np.float32)
+    return z, y
+
+
+def _checked(fl, z, y, w=None, dtype=None):
+    k = 2 if z.ndim == 1 else z.shape[1]
+    return fl._grad_hess_checked(z, y, np.empty(0) if w is None else w, fl.class_alpha(k), dtype=dtype)
+
+
+# --------------------------------------------------------------------------- dispatch
+def test_float32_margins_take_the_simd_kernels_and_float64_the_reference(monkeypatch):
+    z, y = _binary_case(5000)
+    fl = FocalLoss(2.5, alpha=0.3)
+    calls = []
+    monkeypatch.setattr(_cpu, "binary_grad_hess_f32", _spy(_cpu.binary_grad_hess_f32, calls, "simd"))
+    monkeypatch.setattr(_cpu, "binary_grad_hess", _spy(_cpu.binary_grad_hess, calls, "reference"))
+    g32, _ = fl.grad_hess(z, y)
+    g64, _ = fl.grad_hess(z.astype(np.float64), y)
+    g64_as_32, _ = _checked(fl, z.astype(np.float64), y, dtype=np.float32)  # LightGBM's route
+    assert calls == ["simd", "reference", "simd"]
+    assert g32.dtype == g64_as_32.dtype == np.float32 and g64.dtype == np.float64
+    assert np.array_equal(g32, g64_as_32)  # the same float64 arithmetic from the same margins
+
+
+def test_switch_routes_float32_through_the_reference(monkeypatch):
+    z, y = _softmax_case(3000, 4)
+    fl = FocalLoss(1.7)
+    simd, _ = fl.grad_hess(z, y)
+    monkeypatch.setattr(focal, "FAST_FLOAT32", False)
+    ref, _ = fl.grad_hess(z, y)
+    assert ref.dtype == np.float32
+    spacing = np.spacing(np.abs(ref)).astype(np.float64)
+    assert np.all(np.abs(simd.astype(np.float64) - ref) <= spacing)  # both correctly rounded, +-1
+
+
+def _spy(fn, calls, name):
+    def wrapper(*args, **kwargs):
+        calls.append(name)
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@pytest.mark.parametrize("labels", [np.float32, np.float64, np.int64, np.uint8, bool])
+def test_label_dtypes_give_the_same_result(labels):
+    z, y = _binary_case(2000)
+    fl = FocalLoss(2.0, alpha=0.6)
+    ref = _checked(fl, z, y)
+    got = fl.grad_hess(z, y.astype(labels))
+    assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1])
+    zk, yk = _softmax_case(1000, 3)
+    fl = FocalLoss(2.0, alpha=[0.2, 0.3, 0.5])
+    ref = _checked(fl, zk, yk)
+    got = fl.grad_hess(zk, yk.astype(np.int64 if labels is bool else labels))
+    assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1])
+
+
+def test_unit_weights_equal_no_weights():
+    for z, y in (_binary_case(3000), _softmax_case(1500, 5)):
+        fl = FocalLoss(2.5, hessian="exact")
+        plain = _checked(fl, z, y)
+        ones = _checked(fl, z, y, w=np.ones(z.shape[0]))
+        assert np.array_equal(plain[0], ones[0]) and np.array_equal(plain[1], ones[1])
+        w = RNG.uniform(0.5, 2.0, z.shape[0])
+        weighted = _checked(fl, z, y, w=w)
+        expected = plain[0].astype(np.float64) * (w if z.ndim == 1 else w[:, None])
+        assert np.allclose(weighted[0], expected, rtol=2.0**-22, atol=0)
+
+
+@pytest.mark.parametrize("n", [1, 2, 255, 256, 257, 1000])
+def test_small_and_block_boundary_sizes(n):
+    fl = FocalLoss(2.0)
+    z, y = _softmax_case(n, 3)
+    g, h = _checked(fl, z, y)
+    g64, h64 = _checked(fl, z.astype(np.float64), y, dtype=np.float64)
+    assert np.allclose(g, g64, rtol=1e-6, atol=1e-30) and np.allclose(h, h64, rtol=1e-6, atol=1e-30)
+    zb, yb = _binary_case(n)
+    g, _ = _checked(fl, zb, yb)
+    g64, _ = _checked(fl, zb.astype(np.float64), yb, dtype=np.float64)
+    assert np.allclose(g, g64, rtol=1e-6, atol=1e-30)
+
+
+# --------------------------------------------------------------------------- threads
+def test_threads_split_rows_without_changing_a_bit():
+    n = 3 * _cpu.MIN_ROWS_PER_THREAD + 17
+    zb, yb = _binary_case(n)
+    zk, yk = _softmax_case(n // 4, 7)
+    fl = FocalLoss(1.7, hessian="exact")
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = [_checked(fl, zb, yb), _checked(fl, zk, yk)]
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = [_checked(fl, zb, yb), _checked(fl, zk, yk)]
+    finally:
+        numba.set_num_threads(before)
+    for (g1, h1), (g2, h2) in zip(one, many):
+        assert np.array_equal(g1, g2) and np.array_equal(h1, h2)
+
+
+def test_run_split_covers_every_row_once(monkeypatch):
+    monkeypatch.setattr(numba, "get_num_threads", lambda: 3)
+    seen = []
+    _cpu.run_split(lambda lo, hi: seen.append((lo, hi)), 100, 10, lambda lo, hi: (lo, hi))
+    assert sorted(seen) == [(0, 33), (33, 66), (66, 100)]
+    seen.clear()
+    _cpu.run_split(lambda lo, hi: seen.append((lo, hi)), 15, 10, lambda lo, hi: (lo, hi))
+    assert seen == [(0, 15)]  # too few rows for a second thread
+
+
+def _child_grad(queue):
+    z, y = _binary_case(2 * _cpu.MIN_ROWS_PER_THREAD + 1)
+    g, _ = FocalLoss(2.0).grad_hess(z, y)
+    queue.put(float(np.abs(g).sum()))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
+def test_a_forked_child_gets_its_own_thread_pool():
+    """A forked child must not wait on its parent's pool threads (they do not exist there)."""
+    z, y = _binary_case(2 * _cpu.MIN_ROWS_PER_THREAD + 1)
+    FocalLoss(2.0).grad_hess(z, y)  # the parent's pool exists now (if Numba has > 1 thread)
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child_grad, args=(queue,))
+    child.start()
+    child.join(timeout=120)
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) > 0
+
+
+# --------------------------------------------------------------------------- variants and cache
+def test_pow_kind_variants_agree_with_the_general_form():
+    """gamma = 2.5 by r^2 sqrt(r) and gamma = 2.5 + 1e-12 by e^(gamma log r) agree to float32."""
+    assert pow_kind(2.5) != POW_GENERAL and pow_kind(2.5 + 1e-12) == POW_GENERAL
+    z, y = _binary_case(20_000)
+    special = _checked(FocalLoss(2.5), z, y)
+    general = _checked(FocalLoss(2.5 + 1e-12), z, y)
+    for a, b in zip(special, general):
+        spacing = np.spacing(np.abs(a)).astype(np.float64)
+        assert np.all(np.abs(a.astype(np.float64) - b) <= spacing)
+
+
+def test_kernels_carry_the_source_key_in_their_closure():
+    """Numba's cache keys closures by their cell values: the hash of the inlined sources must be
+    among them, or an edit of _fastmath.py/_scalar.py would load a stale kernel."""
+    for kernel in (_cpu.binary_fast_kernel(4, 1, False), _cpu.softmax_fast_kernel(4, 1)):
+        cells = [c.cell_contents for c in kernel.py_func.__closure__]
+        assert _cpu.SOURCE_KEY in cells
+        assert all(isinstance(c, (int, str, bool)) for c in cells)  # picklable, stable keys
+    assert _cpu.binary_fast_kernel(4, 1, False) is not _cpu.binary_fast_kernel(4, 0, False)
+
+
+def test_a_later_process_loads_the_kernels_from_the_cache(tmp_path):
+    code = textwrap.dedent(
+        """
+        import json, numpy as np
+        from boost_focal import FocalLoss, _cpu
+        z = np.linspace(-5, 5, 1000, dtype=np.float32); y = (z > 0).astype(np.float32)
+        FocalLoss(3.5, hessian="abs").grad_hess(z, y)
+        zk = np.zeros((50, 3), np.float32); yk = np.zeros(50, np.float32)
+        FocalLoss(3.5, hessian="abs").grad_hess(zk, yk)
+        kernels = [_cpu.binary_fast_kernel(7, 2, False), _cpu.softmax_fast_kernel(7, 2)]
+        print(json.dumps([[sum(k.stats.cache_hits.values()), sum(k.stats.cache_misses.values())] for k in kernels]))
+        """
+    )
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+
+    def run():
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    first = run()
+    assert all(misses == 1 and hits == 0 for hits, misses in first)  # compiled, then saved
+    second = run()
+    assert all(hits == 1 and misses == 0 for hits, misses in second)  # loaded, not compiled
+
+
+# --------------------------------------------------------------------------- vectorisation
+@pytest.mark.skipif(not llvm.get_host_cpu_features().get("avx2", False), reason="needs AVX2")
+def test_binary_kernel_loop_is_vectorised():
+    """The element math must stay SIMD: a runtime branch or a libm call in it would silently
+    make the kernel several times slower. Look for packed float64 arithmetic on ymm registers
+    and for the absence of exp/log calls."""
+    cached = _cpu.binary_fast_kernel(pow_kind(1.7), 1, False)
+    kernel = numba.njit(nogil=True, error_model="numpy", fastmath=FLAGS)(cached.py_func)  # not from cache
+    z, y = _binary_case(64)
+    kernel(z, y, np.empty(0), 1.7, 0.25, 0.75, np.empty_like(z), np.empty_like(z))
+    asm = "\n".join(kernel.inspect_asm().values())
+    packed = re.findall(r"\bv(?:fn?m(?:add|sub)\d{3}|mul|add|sub|div)pd\s+[^\n]*ymm", asm)
+    assert len(packed) > 40
+    assert not re.search(r"\$(exp|log|log1p|pow)f?\b", asm)  # libm calls load these addresses
