@@ -57,23 +57,6 @@ def _xgb_rows(x, y, k, rounds, repeats, gamma):
     return t, f"xgboost {xgb.__version__}", builtin["objective"]
 
 
-def float32_lgb_objective(fl, dataset):
-    """A LightGBM objective that asks FocalLoss for float32 gradients (the SIMD kernels).
-
-    The route proposed for boost_focal's LightGBM adapter, timed next to the public API: the
-    adapter validates labels once per Dataset (here: once, by hand) and passes LightGBM's float64
-    margins on with ``dtype=np.float32``; LightGBM keeps gradients in float32 anyway.
-    """
-    y = np.ascontiguousarray(dataset.get_label(), dtype=np.float32)
-    no_weights = np.empty(0)
-
-    def objective(preds, _dataset):
-        k = 2 if preds.ndim == 1 else preds.shape[1]
-        return fl._grad_hess_checked(preds, y, no_weights, fl.class_alpha(k), dtype=np.float32)
-
-    return objective
-
-
 def _lgb_rows(x, y, k, rounds, repeats, gamma):
     import lightgbm as lgb
 
@@ -87,11 +70,9 @@ def _lgb_rows(x, y, k, rounds, repeats, gamma):
         builtin = dict(params, objective="multiclass", num_class=k)
     focal = dict(builtin, objective=FocalLoss(gamma))
     ds = lgb.Dataset(x, label=y, params={"verbose": -1}, free_raw_data=False).construct()
-    focal32 = dict(builtin, objective=float32_lgb_objective(FocalLoss(gamma), ds))
     fns = {
         "builtin": lambda: lgb.train(builtin, ds, rounds),
         "focal": lambda: lgb.train(focal, ds, rounds),
-        "focal_float32": lambda: lgb.train(focal32, ds, rounds),
     }
     t = interleaved_medians(fns, repeats)
     return t, f"lightgbm {lgb.__version__}", builtin["objective"]
@@ -113,18 +94,8 @@ def _numba_threads():
     return numba.get_num_threads()
 
 
-def _float32_route_row(case, sizes, t, versions, builtin_name, target):
-    ratio = t["focal_float32"] / t["builtin"]
-    return Row(
-        "training", f"{case}: same, float32 gradients (adapter route proposed in the report)", sizes,
-        f"{THREADS} (library) + {_numba_threads()} (numba)", versions,
-        f"{fmt_s(t['focal_float32'])} vs {fmt_s(t['builtin'])}", f"{ratio:.3f}x", f"(<= {target:.2f}x)", "",
-        {k: v for k, v in t.items()},
-    )
-
-
 def run(quick):
-    repeats = 1 if quick else 3
+    repeats = 1 if quick else 5
     rounds = 20 if quick else 50
     gamma = 2.0
     rows = []
@@ -134,13 +105,9 @@ def run(quick):
     for lib, fn in (("XGBoost", _xgb_rows), ("LightGBM", _lgb_rows)):
         t, versions, name = fn(x, y, 2, rounds, repeats, gamma)
         rows.append(_row(f"{lib} binary", sizes, t, versions, name, BINARY_TARGET))
-        if "focal_float32" in t:
-            rows.append(_float32_route_row(f"{lib} binary", sizes, t, versions, name, BINARY_TARGET))
     x, y = softmax_data(n_soft, k)
     sizes = f"{n_soft:,} x 20, K={k}, {rounds} rounds, hist, depth {DEPTH}"
     for lib, fn in (("XGBoost", _xgb_rows), ("LightGBM", _lgb_rows)):
         t, versions, name = fn(x, y, k, rounds, repeats, gamma)
         rows.append(_row(f"{lib} multiclass", sizes, t, versions, name, SOFTMAX_TARGET))
-        if "focal_float32" in t:
-            rows.append(_float32_route_row(f"{lib} multiclass", sizes, t, versions, name, SOFTMAX_TARGET))
     return rows

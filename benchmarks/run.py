@@ -65,7 +65,8 @@ def _versions():
 
     return (
         f"boost-focal {boost_focal.__version__}, python {platform.python_version()}, numpy {numpy.__version__}, "
-        f"numba {numba.__version__} (threading layer: {numba.config.THREADING_LAYER}), "
+        f"numba {numba.__version__} (kernels on {numba.get_num_threads()} threads: boost-focal's own pool, "
+        "no Numba threading layer), "
         f"xgboost {xgboost.__version__}, lightgbm {lightgbm.__version__}"
     )
 

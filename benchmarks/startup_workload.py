@@ -3,7 +3,7 @@ interpreter: ``python startup_workload.py {xgboost,lightgbm} {binary,multiclass}
 
 Prints one JSON object of timestamps (seconds since the start of this script): ``libs`` after
 importing NumPy and the boosting library (not ours), ``imported`` after ``import boost_focal``,
-``first_call`` after the first ``FocalLoss.grad_hess`` on the library's margin dtype, and
+``first_call`` after the first objective call ``fl(margin, dataset)`` as the library makes it, and
 ``trained`` after what such a run needs: ``init_score`` for the starting margin, a 2-round
 training with ``FocalLoss`` as the objective, and the focal loss of the result (the metric).
 """
@@ -33,10 +33,16 @@ rng = np.random.default_rng(0)
 n, k = 2000, (2 if TASK == "binary" else 3)
 x = rng.normal(size=(n, 5)).astype(np.float32)
 y = rng.integers(0, k, n).astype(np.float32)
-margin_dtype = np.float32 if LIBRARY == "xgboost" else np.float64  # what each library hands over
-margin = rng.normal(size=n if k == 2 else (n, k)).astype(margin_dtype)
 fl = FocalLoss(2.0)
-fl.grad_hess(margin, y)
+# The first call is the library's first objective call, with the margins it hands over:
+# XGBoost float32 (n,) or (n, K) C order; LightGBM float64, (n, K) as an F-ordered view.
+if LIBRARY == "xgboost":
+    data = xgb.DMatrix(x, label=y)
+    margin = rng.normal(size=n if k == 2 else (n, k)).astype(np.float32)
+else:
+    data = lgb.Dataset(x, label=y).construct()
+    margin = rng.normal(size=n if k == 2 else (k, n)).T
+fl(margin, data)
 FIRST = time.perf_counter()
 
 start = fl.init_score(y)

@@ -12,14 +12,16 @@ vectorisable exp/log1p; about half a float32 ulp from the reference).
 
 import functools
 import hashlib
+import itertools
 import math
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ._fastmath import (
     FLAGS,
@@ -43,57 +45,135 @@ from ._scalar import (
 )
 
 
-@njit(cache=True, parallel=True)
-def binary_grad_hess(z, y, w, gamma, alpha_pos, alpha_neg, mode, grad, hess):
+# ---------------------------------------------------------------------------------------------
+# Threads: every kernel is compiled serial and nogil, and split across a small pool of Python
+# threads (run_split), not with prange. Inside xgb.train (1M rows, 20 rounds, measured on a busy
+# 2-core machine), prange on Numba's OpenMP layer made training 1.24x the built-in objective
+# against 1.09x for the pool and 1.14x for one thread: XGBoost ships its own libgomp, whose idle
+# threads spin while ours run and the other way round; idle pool threads block instead. The
+# number of threads is Numba's (NUMBA_NUM_THREADS, numba.set_num_threads).
+
+# Below this many rows per thread (about 0.3 ms of work) a call runs on the calling thread only.
+MIN_ROWS_PER_THREAD = 40_000
+_POOL = {}  # pid -> (ThreadPoolExecutor, workers); a forked child must not reuse its parent's
+
+
+def _pool(workers):
+    pool, size = _POOL.get(os.getpid(), (None, 0))
+    if size < workers:
+        if pool is not None:
+            pool.shutdown(wait=False)
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="boost-focal")
+        _POOL.clear()
+        _POOL[os.getpid()] = (pool, workers)
+    return pool
+
+
+def run_split(kernel, n_rows, min_rows, args_for):
+    """kernel(*args_for(lo, hi)) over row ranges covering 0..n_rows, on up to Numba's thread count.
+
+    Work is handed out in chunks of about ``min_rows`` rows from a shared counter, the calling
+    thread taking part (the kernels are nogil). Dynamic rather than one equal share per thread:
+    right after a boosting round XGBoost's OpenMP workers keep spinning for a few milliseconds
+    and occupy a core, and an equal split would wait for the thread stuck behind them
+    (measured inside xgb.train, 1M rows: 5.8 ms per call with two equal shares, 5.4 ms with
+    chunks, 5.5 ms on one thread; 3.1-3.4 ms for the same call outside training).
+    """
+    threads = min(numba.get_num_threads(), n_rows // min_rows)
+    if threads <= 1:
+        kernel(*args_for(0, n_rows))
+        return
+    n_chunks = n_rows // min_rows
+    bounds = [n_rows * c // n_chunks for c in range(n_chunks + 1)]
+    counter = itertools.count()
+    lock = threading.Lock()
+
+    def drain():
+        while True:
+            with lock:
+                c = next(counter)
+            if c >= n_chunks:
+                return
+            kernel(*args_for(bounds[c], bounds[c + 1]))
+
+    pool = _pool(threads - 1)
+    futures = [pool.submit(drain) for _ in range(threads - 1)]
+    try:
+        drain()
+    finally:
+        for future in futures:
+            future.result()
+
+
+def _slicer(sliced_front, params, sliced_back):
+    """args_for(lo, hi) -> (*rows of sliced_front, *params, *rows of sliced_back).
+
+    An empty array (the "unweighted" weights) is passed whole.
+    """
+    def rows(a, lo, hi):
+        return a[lo:hi] if a.shape[0] else a
+
+    def args_for(lo, hi):
+        return (*(rows(a, lo, hi) for a in sliced_front), *params, *(a[lo:hi] for a in sliced_back))
+
+    return args_for
+
+
+# ---------------------------------------------------------------------------------------------
+# Reference kernels: float64 arithmetic with libm exp/log, any output dtype.
+
+
+@njit(cache=True, nogil=True)
+def _binary_grad_hess_rows(z, y, w, gamma, alpha_pos, alpha_neg, mode, grad, hess):
     n = z.shape[0]
     has_w = w.shape[0] > 0
-    for i in prange(n):
+    for i in range(n):
         wi = w[i] if has_w else 1.0
         _, g, h = binary_element(z[i], y[i], wi, gamma, alpha_pos, alpha_neg, mode)
         grad[i] = g
         hess[i] = h
 
 
-@njit(cache=True, parallel=True)
-def binary_loss(z, y, w, gamma, alpha_pos, alpha_neg, out):
+@njit(cache=True, nogil=True)
+def _binary_loss_rows(z, y, w, gamma, alpha_pos, alpha_neg, out):
     n = z.shape[0]
     has_w = w.shape[0] > 0
-    for i in prange(n):
+    for i in range(n):
         wi = w[i] if has_w else 1.0
         loss, _, _ = binary_element(z[i], y[i], wi, gamma, alpha_pos, alpha_neg, 0)
         out[i] = loss
 
 
-@njit(cache=True, parallel=True)
-def softmax_grad_hess(z, y, w, gamma, alpha, mode, bohning, grad, hess):
+@njit(cache=True, nogil=True)
+def _softmax_grad_hess_rows(z, y, w, gamma, alpha, mode, bohning, grad, hess):
     n = z.shape[0]
     has_w = w.shape[0] > 0
-    for i in prange(n):
+    for i in range(n):
         wi = w[i] if has_w else 1.0
         yi = int(y[i])
         softmax_row(z, i, yi, wi, gamma, alpha[yi], mode, bohning, grad, hess)
 
 
-@njit(cache=True, parallel=True)
-def softmax_loss(z, y, w, gamma, alpha, out):
+@njit(cache=True, nogil=True)
+def _softmax_loss_rows(z, y, w, gamma, alpha, out):
     n = z.shape[0]
     has_w = w.shape[0] > 0
-    for i in prange(n):
+    for i in range(n):
         wi = w[i] if has_w else 1.0
         yi = int(y[i])
         out[i] = wi * softmax_row_loss(z, i, yi, gamma, alpha[yi])
 
 
-@njit(cache=True, parallel=True)
-def binary_posterior(z, gamma, log_alpha_ratio, out):
+@njit(cache=True, nogil=True)
+def _binary_posterior_rows(z, gamma, log_alpha_ratio, out):
     """eta = sigmoid(log((1 - alpha)/alpha) + log phi(1 - p) - log phi(p)), p = sigmoid(z)."""
-    for i in prange(z.shape[0]):
+    for i in range(z.shape[0]):
         t = log_alpha_ratio + log_phi(-z[i], gamma) - log_phi(z[i], gamma)
         out[i] = math.exp(log_sigmoid(t))
 
 
-@njit(cache=True, parallel=True)
-def softmax_posterior(z, gamma, log_alpha, out):
+@njit(cache=True, nogil=True)
+def _softmax_posterior_rows(z, gamma, log_alpha, out):
     """eta_k proportional to 1 / (alpha_k phi(p_k)), p = softmax(z), rows normalised to 1.
 
     phi needs u_k = logit(p_k) = log p_k - log(1 - p_k). For every class but the argmax,
@@ -110,7 +190,7 @@ def softmax_posterior(z, gamma, log_alpha, out):
     min_log_alpha = math.inf
     for k in range(k_count):
         min_log_alpha = min(min_log_alpha, log_alpha[k])
-    for i in prange(n):
+    for i in range(n):
         m = 0
         for k in range(1, k_count):
             if z[i, k] > z[i, m]:
@@ -144,6 +224,50 @@ def softmax_posterior(z, gamma, log_alpha, out):
             out[i, k] = out[i, k] / tot
 
 
+
+# The reference kernels over all rows, split across threads by run_split (defined below) like
+# the SIMD kernels: serial row loops compile in a fraction of the time of prange loops (parfor
+# lowering costs about a second per kernel and variant), and one threading scheme serves both.
+# Rows per chunk: the libm kernels take about 30 ns a row (binary), 3 ns an entry for softmax.
+MIN_ROWS_REFERENCE = 8_000
+
+
+def _ref_rows(z):
+    return MIN_ROWS_REFERENCE if z.ndim == 1 else max(MIN_ROWS_REFERENCE // z.shape[1], 64)
+
+
+def binary_grad_hess(z, y, w, gamma, alpha_pos, alpha_neg, mode, grad, hess):
+    """(grad, hess) of the binary focal loss into grad/hess (float64 arithmetic, any out dtype)."""
+    args = _slicer((z, y, w), (gamma, alpha_pos, alpha_neg, mode), (grad, hess))
+    run_split(_binary_grad_hess_rows, z.shape[0], _ref_rows(z), args)
+
+
+def binary_loss(z, y, w, gamma, alpha_pos, alpha_neg, out):
+    """Per-row (weighted) binary focal loss into out."""
+    run_split(_binary_loss_rows, z.shape[0], _ref_rows(z), _slicer((z, y, w), (gamma, alpha_pos, alpha_neg), (out,)))
+
+
+def softmax_grad_hess(z, y, w, gamma, alpha, mode, bohning, grad, hess):
+    """(grad, hess) of the softmax focal loss, (n, K), into grad/hess."""
+    args = _slicer((z, y, w), (gamma, alpha, mode, bohning), (grad, hess))
+    run_split(_softmax_grad_hess_rows, z.shape[0], _ref_rows(z), args)
+
+
+def softmax_loss(z, y, w, gamma, alpha, out):
+    """Per-row (weighted) softmax focal loss into out."""
+    run_split(_softmax_loss_rows, z.shape[0], _ref_rows(z), _slicer((z, y, w), (gamma, alpha), (out,)))
+
+
+def binary_posterior(z, gamma, log_alpha_ratio, out):
+    """Binary class posterior (see _binary_posterior_rows) into out."""
+    run_split(_binary_posterior_rows, z.shape[0], _ref_rows(z), _slicer((z,), (gamma, log_alpha_ratio), (out,)))
+
+
+def softmax_posterior(z, gamma, log_alpha, out):
+    """Multiclass class posterior (see _softmax_posterior_rows) into out (n, K)."""
+    run_split(_softmax_posterior_rows, z.shape[0], _ref_rows(z), _slicer((z,), (gamma, log_alpha), (out,)))
+
+
 @njit(cache=True)
 def log_phi_array(u, gamma):
     out = np.empty(u.shape[0])
@@ -163,13 +287,7 @@ def log_phi_array(u, gamma):
 # on first use only. Numba's cache tells the variants apart by their closure values;
 # SOURCE_KEY (a hash of the inlined scalar-math sources) is one of them, because the cache does
 # not notice edits to an inlined callee in another module.
-#
-# Threads: the kernels are compiled serial and nogil, and split across a small pool of Python
-# threads (run_split), not with prange. Inside xgb.train (1M rows, 20 rounds, measured on a busy
-# 2-core machine), prange on Numba's OpenMP layer made training 1.24x the built-in objective
-# against 1.09x for the pool and 1.14x for one thread: XGBoost ships its own libgomp, whose idle
-# threads spin while ours run and the other way round; idle pool threads block instead. The
-# number of threads is Numba's (NUMBA_NUM_THREADS, numba.set_num_threads).
+
 
 
 def _source_key():
@@ -180,41 +298,6 @@ def _source_key():
 
 
 SOURCE_KEY = _source_key()
-
-# Below this many rows per thread (about 0.3 ms of work) a call runs on the calling thread only.
-MIN_ROWS_PER_THREAD = 40_000
-_POOL = {}  # pid -> (ThreadPoolExecutor, workers); a forked child must not reuse its parent's
-
-
-def _pool(workers):
-    pool, size = _POOL.get(os.getpid(), (None, 0))
-    if size < workers:
-        if pool is not None:
-            pool.shutdown(wait=False)
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="boost-focal")
-        _POOL.clear()
-        _POOL[os.getpid()] = (pool, workers)
-    return pool
-
-
-def run_split(kernel, n_rows, min_rows, args_for):
-    """kernel(*args_for(lo, hi)) over row ranges covering 0..n_rows, on up to Numba's thread count.
-
-    The calling thread takes the first range; the rest go to the pool (the kernels are nogil).
-    """
-    threads = min(numba.get_num_threads(), n_rows // min_rows)
-    if threads <= 1:
-        kernel(*args_for(0, n_rows))
-        return
-    bounds = [n_rows * t // threads for t in range(threads + 1)]
-    pool = _pool(threads - 1)
-    futures = [pool.submit(kernel, *args_for(bounds[t], bounds[t + 1])) for t in range(1, threads)]
-    try:
-        kernel(*args_for(bounds[0], bounds[1]))
-    finally:
-        for future in futures:
-            future.result()
-
 
 @functools.lru_cache(maxsize=None)
 def binary_fast_kernel(kind, mode, weighted):
@@ -392,17 +475,10 @@ def softmax_fast_kernel(kind, mode):
     return kernel
 
 
-def _row_slicer(z, y, w, grad, hess, *params):
-    def args_for(lo, hi):
-        return (z[lo:hi], y[lo:hi], w[lo:hi] if w.shape[0] else w, *params, grad[lo:hi], hess[lo:hi])
-
-    return args_for
-
-
 def binary_grad_hess_f32(z, y, w, gamma, alpha_pos, alpha_neg, mode, grad, hess):
     """binary_grad_hess through the SIMD kernel: float32 grad/hess (z may be float64)."""
     kernel = binary_fast_kernel(pow_kind(gamma), mode, w.shape[0] > 0)
-    args_for = _row_slicer(z, y, w, grad, hess, float(gamma), float(alpha_pos), float(alpha_neg))
+    args_for = _slicer((z, y, w), (float(gamma), float(alpha_pos), float(alpha_neg)), (grad, hess))
     run_split(kernel, z.shape[0], MIN_ROWS_PER_THREAD, args_for)
 
 
@@ -410,6 +486,6 @@ def softmax_grad_hess_f32(z, y, w, gamma, alpha, mode, bohning, grad, hess):
     """softmax_grad_hess through the SIMD kernel: float32 (n, K) grad/hess (z may be float64)."""
     kernel = softmax_fast_kernel(pow_kind(gamma), mode)
     alpha = np.ascontiguousarray(alpha, dtype=np.float64)
-    args_for = _row_slicer(z, y, w, grad, hess, float(gamma), alpha, float(bohning))
+    args_for = _slicer((z, y, w), (float(gamma), alpha, float(bohning)), (grad, hess))
     min_rows = max(MIN_ROWS_PER_THREAD // z.shape[1], SOFTMAX_BLOCK)
     run_split(kernel, z.shape[0], min_rows, args_for)

@@ -20,6 +20,7 @@ see ``docs/math.md``), term for term; only how exp and log1p are evaluated diffe
 """
 
 import math
+import struct
 
 from llvmlite import ir
 from numba import njit, types
@@ -39,6 +40,7 @@ LOG2E = 1.4426950408889634
 LN2_HI = 6.93147180369123816490e-01
 LN2_LO = 1.90821492927058770002e-10
 MAGIC = 6755399441055744.0  # 1.5 * 2^52: adding it rounds |x| < 2^51 to an integer
+_MAGIC_BITS = struct.unpack("<q", struct.pack("<d", MAGIC))[0]
 # Clamping at -708 keeps 2^n a normal float64 (one bit pattern, no subnormal scaling); e^-708 is
 # so far under float32's smallest subnormal (1.4e-45) that even its square root rounds to 0.
 EXP_LO = -708.0
@@ -51,14 +53,20 @@ A3, A5, A7, A9, A11, A13, A15, A17, A19 = (1.0 / (2 * k + 3) for k in range(9))
 
 # ------------------------------------------------------------------ exp / log1p
 @intrinsic
-def _ldexp(typingctx, p, n):
-    """p * 2^n for float64 p and an integral float64 n in [-1022, 1023] (2^n from its bits)."""
-    if p != types.float64 or n != types.float64:
+def _times_pow2(typingctx, p, t):
+    """p * 2^n for float64 p, where t = n + MAGIC (n integral, -1022 <= n <= 1023).
+
+    t's low mantissa bits hold n in two's complement, so 2^n's bit pattern is
+    (bits(t) - bits(MAGIC) + 1023) << 52: integer adds and a shift, which AVX2 has for 64-bit
+    lanes (a float-to-int64 conversion, which it lacks, would be done one lane at a time).
+    """
+    if p != types.float64 or t != types.float64:
         return None
 
     def codegen(context, builder, sig, args):
         i64 = ir.IntType(64)
-        bits = builder.shl(builder.add(builder.fptosi(args[1], i64), ir.Constant(i64, 1023)), ir.Constant(i64, 52))
+        bias = ir.Constant(i64, _MAGIC_BITS - 1023)
+        bits = builder.shl(builder.sub(builder.bitcast(args[1], i64), bias), ir.Constant(i64, 52))
         return builder.fmul(args[0], builder.bitcast(bits, ir.DoubleType()))
 
     return types.float64(types.float64, types.float64), codegen
@@ -73,12 +81,13 @@ def exp_vec(x):
     combined with r^2 and r^4: a shorter dependency chain than Horner's, same accuracy).
     """
     x = min(max(x, EXP_LO), EXP_HI)
-    n = (x * LOG2E + MAGIC) - MAGIC
+    t = x * LOG2E + MAGIC  # rounds x / ln2 to the integer n, held in t's low bits
+    n = t - MAGIC
     r = (x - n * LN2_HI) - n * LN2_LO
     r2 = r * r
     r4 = r2 * r2
     p = ((1.0 + r * C2) + r2 * (C3 + r * C4)) + r4 * ((C5 + r * C6) + r2 * (C7 + r * C8))
-    return _ldexp(1.0 + r * p, n)
+    return _times_pow2(1.0 + r * p, t)
 
 
 @njit(**JIT)

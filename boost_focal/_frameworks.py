@@ -8,9 +8,11 @@ caller                                call                                      
 ====================================  =========================================  ==============
 ``xgb.train(obj=fl)``                 ``fl(predt, dtrain: xgboost.DMatrix)``     float32 (n,)
                                                                                  or (n, K)
-``lgb.train({"objective": fl})``      ``fl(preds, train_data: lightgbm.Dataset)``  (n,) / (n, K)
+``lgb.train({"objective": fl})``      ``fl(preds, train_data: lightgbm.Dataset)``  float32 (n,)
+                                                                                 or (n, K)
 ``XGBClassifier(objective=fl)``       ``fl(y_true, y_pred[, sample_weight=w])``  (n,) / (n, K)
-``LGBMClassifier(objective=fl)``      ``fl(y_true, y_pred, weight_or_None)``     (n,) / (n, K)
+``LGBMClassifier(objective=fl)``      ``fl(y_true, y_pred, weight_or_None)``     float32 (n,)
+                                                                                 or (n, K)
 ====================================  =========================================  ==============
 
 The visible signature ``(y_or_preds, preds_or_data, sample_weight=None)`` is what makes both
@@ -41,6 +43,12 @@ import weakref
 import numpy as np
 
 from ._validation import check_labels, check_margin, check_sample_weight
+
+# LightGBM hands over float64 margins but converts gradients to float32 before using them
+# (Booster.__boost, lightgbm 4.x): computing them in float32 directly takes the SIMD kernels
+# and spares LightGBM that conversion. Multiclass outputs keep the margins' memory order
+# (LightGBM's are an F-ordered view), so its ravel(order="F") is a view, not a copy.
+LGB_GRADIENT_DTYPE = np.float32
 
 # How far up the call stack to look for the library frame that holds the dataset/booster.
 # objective_call <- FocalLoss.__call__ <- [library wrapper] <- Booster.boost/eval_set.
@@ -207,14 +215,15 @@ def objective_call(loss, first, second, sample_weight=None):
         _no_extra_weight(sample_weight, "lgb.train", "lightgbm.Dataset(X, y, weight=w)")
         z = check_margin(first, name="preds")
         entry = prepare_lgb(second, z.shape[0], _n_classes(z))
-        return _grad_hess(loss, z, entry, np.shape(first))
+        return _grad_hess(loss, z, entry, np.shape(first), LGB_GRADIENT_DTYPE)
     # scikit-learn wrappers: (y_true, y_pred[, sample_weight])
     dataset = dataset_in_stack(first)
     if dataset is not None and is_xgb_dmatrix(dataset):
         return _xgb_objective(loss, second, dataset, booster_in_stack())
     z = check_margin(second, name="y_pred (the second argument)")
     entry = prepare_arrays(first, sample_weight, z.shape[0], _n_classes(z), dataset)
-    return _grad_hess(loss, z, entry, np.shape(second))
+    dtype = LGB_GRADIENT_DTYPE if dataset is not None and is_lgb_dataset(dataset) else None
+    return _grad_hess(loss, z, entry, np.shape(second), dtype)
 
 
 def _dask_guard(loss):
@@ -244,8 +253,8 @@ def _xgb_objective(loss, predt, dmatrix, booster):
     return _grad_hess(loss, z, entry, np.shape(predt))
 
 
-def _grad_hess(loss, z, entry, shape):
-    grad, hess = loss._grad_hess_checked(z, entry.y, entry.w, entry.alpha_for(loss))
+def _grad_hess(loss, z, entry, shape, dtype=None):
+    grad, hess = loss._grad_hess_checked(z, entry.y, entry.w, entry.alpha_for(loss), dtype=dtype)
     if grad.shape != shape:  # an (n, 1) margin was squeezed to (n,) for the binary kernel
         grad, hess = grad.reshape(shape), hess.reshape(shape)
     return grad, hess

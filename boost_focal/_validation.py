@@ -68,7 +68,7 @@ def check_alpha(alpha):
 
 
 def check_margin(margin, name="margin"):
-    """A float32/float64 C-contiguous array of shape (n,) or (n, K), K >= 2, all finite."""
+    """A float32/float64 array of shape (n,) or (n, K), K >= 2, all finite; C- or (2-D) F-contiguous."""
     if hasattr(margin, "__cuda_array_interface__") and not isinstance(margin, np.ndarray):
         raise TypeError(f"{name} is a device array; this call takes host (NumPy) arrays")
     arr = np.asarray(margin)
@@ -84,14 +84,25 @@ def check_margin(margin, name="margin"):
         raise ValueError(f"{name} is empty: at least one row is needed")
     if arr.ndim == 2 and arr.shape[1] < 2:
         raise ValueError(f"{name} of shape {arr.shape}: multiclass margins need K >= 2 columns")
-    arr = np.ascontiguousarray(arr)
+    if not (arr.flags.c_contiguous or (arr.ndim == 2 and arr.flags.f_contiguous)):
+        # F order is kept: LightGBM's multiclass margins are an F-ordered view, and the kernels
+        # take either order (a C copy would cost a pass over the margins every round)
+        arr = np.ascontiguousarray(arr)
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinite values; boosting margins must be finite")
     return arr
 
 
+LABEL_LIMIT = 2**24  # float32 holds every integer up to here exactly
+
+
 def check_labels(y, n_rows, n_classes, name="y"):
-    """Labels as a contiguous 1-D array of integers 0..n_classes-1 (kept in their own dtype)."""
+    """Labels as a contiguous 1-D float32 array of integers 0..n_classes-1.
+
+    One label dtype for every caller: float32 is what XGBoost and LightGBM hand out (no copy
+    there), and each label dtype would otherwise be a kernel variant of its own, compiled on
+    first use (seconds each). Integers up to 2^24 are exact in float32.
+    """
     arr = np.asarray(y)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
@@ -114,13 +125,15 @@ def check_labels(y, n_rows, n_classes, name="y"):
             "encode string or categorical labels first (e.g. sklearn.preprocessing.LabelEncoder)"
         )
     lo, hi = arr.min(), arr.max()
+    if n_classes > LABEL_LIMIT:
+        raise ValueError(f"{name}: at most {LABEL_LIMIT} classes are supported, got n_classes={n_classes}")
     if lo < 0 or hi >= n_classes:
         raise ValueError(
             f"{name} must hold class labels in 0..{n_classes - 1} "
             f"({'binary margins take 0/1 labels' if n_classes == 2 else f'{n_classes} margin columns'}); "
             f"found labels from {lo} to {hi}"
         )
-    return np.ascontiguousarray(arr)
+    return np.ascontiguousarray(arr, dtype=np.float32)
 
 
 def check_sample_weight(sample_weight, n_rows, name="sample_weight"):

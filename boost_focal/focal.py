@@ -259,7 +259,7 @@ def _optimal_constant(fl, totals, alpha, k):
     from scipy import optimize
 
     exact = FocalLoss(fl.gamma, alpha.tolist(), "exact")
-    labels = np.arange(k, dtype=np.int64)
+    labels = np.arange(k, dtype=np.float32)  # the label dtype of _validation.check_labels
     if k == 2:
         # The derivative has a single root (docs/math.md, sec. 5): bracket it and bisect.
         def deriv(z):

@@ -121,21 +121,30 @@ def test_threads_split_rows_without_changing_a_bit():
     fl = FocalLoss(1.7, hessian="exact")
     before = numba.get_num_threads()
     try:
-        numba.set_num_threads(1)
-        one = [_checked(fl, zb, yb), _checked(fl, zk, yk)]
-        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        many = [_checked(fl, zb, yb), _checked(fl, zk, yk)]
+        runs = []
+        for threads in (1, numba.config.NUMBA_NUM_THREADS):
+            numba.set_num_threads(threads)
+            zb64, zk64 = zb.astype(np.float64), zk.astype(np.float64)
+            runs.append([
+                *_checked(fl, zb, yb), *_checked(fl, zk, yk),  # SIMD kernels
+                *_checked(fl, zb64, yb, dtype=np.float64), *_checked(fl, zk64, yk, dtype=np.float64),  # reference
+                fl.loss(zb64, yb), fl.loss(zk64, yk),
+                fl.posterior(zb64), fl.posterior(zk64),
+            ])
     finally:
         numba.set_num_threads(before)
-    for (g1, h1), (g2, h2) in zip(one, many):
-        assert np.array_equal(g1, g2) and np.array_equal(h1, h2)
+    for a, b in zip(*runs):
+        assert np.array_equal(a, b)
 
 
 def test_run_split_covers_every_row_once(monkeypatch):
     monkeypatch.setattr(numba, "get_num_threads", lambda: 3)
     seen = []
-    _cpu.run_split(lambda lo, hi: seen.append((lo, hi)), 100, 10, lambda lo, hi: (lo, hi))
-    assert sorted(seen) == [(0, 33), (33, 66), (66, 100)]
+    _cpu.run_split(lambda lo, hi: seen.append((lo, hi)), 105, 10, lambda lo, hi: (lo, hi))
+    chunks = sorted(seen)  # handed out dynamically: about min_rows rows each, in any order
+    assert len(chunks) == 10 and chunks[0][0] == 0 and chunks[-1][1] == 105
+    assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:]))
+    assert all(10 <= hi - lo < 20 for lo, hi in chunks)
     seen.clear()
     _cpu.run_split(lambda lo, hi: seen.append((lo, hi)), 15, 10, lambda lo, hi: (lo, hi))
     assert seen == [(0, 15)]  # too few rows for a second thread

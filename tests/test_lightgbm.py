@@ -85,6 +85,42 @@ def test_train_multiclass_gamma0_matches_builtin(weighted):
     np.testing.assert_allclose(ours, builtin, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_gradients_reach_lightgbm_as_float32_in_its_memory_order(n_classes):
+    """LightGBM converts gradients to float32 (one class after another): ours arrive that way.
+
+    The values are the float64-arithmetic result rounded once (within 1 float32 ulp of it).
+    """
+    X, y, w = _data(n_classes=n_classes, seed=9)
+    fl = FocalLoss(gamma=2.5, alpha=0.3 if n_classes == 2 else None)
+    seen = []
+
+    def record(g, h, preds):
+        # LightGBM stores weights as float32: the reference uses the same weights
+        g64, h64 = fl.grad_hess(np.asarray(preds, dtype=np.float64), y, w.astype(np.float32))
+        seen.append((g, h, g64, h64))
+        return g, h
+
+    def spy_train(preds, train_data):
+        return record(*fl(preds, train_data), preds)
+
+    def spy_sklearn(y_true, y_pred, weight):
+        return record(*fl(y_true, y_pred, weight), y_pred)
+
+    extra = {} if n_classes == 2 else {"num_class": n_classes}
+    lgb.train({**BASE, "objective": spy_train, **extra}, lgb.Dataset(X, y, weight=w), 3)
+    clf = lgb.LGBMClassifier(objective=spy_sklearn, n_estimators=3, verbose=-1, n_jobs=1)
+    clf.fit(X, y, sample_weight=w)
+    assert len(seen) == 6 and clf.n_classes_ == n_classes
+    for g, h, g64, h64 in seen:
+        assert g.dtype == h.dtype == np.float32
+        if n_classes > 2:  # LightGBM's ravel(order="F") is then a view
+            assert g.flags.f_contiguous and np.shares_memory(g.ravel(order="F"), g)
+        for got, ref in ((g, g64), (h, h64)):
+            ulp = np.spacing(np.abs(ref).astype(np.float32)).astype(np.float64)
+            assert np.all(np.abs(got - ref) <= ulp)
+
+
 def test_sklearn_binary_gamma0_weighted_matches_builtin():
     X, y, w = _data(seed=1)
     kw = dict(n_estimators=20, num_leaves=7, verbose=-1, n_jobs=1, boost_from_average=False)

@@ -1,8 +1,8 @@
 """How many threads the Numba focal kernels get inside an estimator.
 
-The kernels are parallel (``prange``). An estimator passes its ``n_jobs`` on, and small inputs
-run on one thread: starting a parallel region costs more than the work on a few thousand
-rows (and tens of milliseconds per call on a busy machine, measured at 300 rows).
+The kernels split their rows across up to Numba's thread count (``boost_focal._cpu.run_split``).
+An estimator passes its ``n_jobs`` on, and small inputs run on one thread: handing work to
+another thread costs more than the work on a few thousand rows.
 """
 
 from contextlib import contextmanager
