@@ -77,7 +77,7 @@ def binary_rows(n, gamma, repeats):
         f64=lambda: fl._grad_hess_checked(z, y, w, alpha, dtype=np.float64),
         repeats=repeats,
     )
-    return _rows(f"binary, gamma={gamma:g}, alpha=0.25", f"n={n:,}", t, COPY_TARGET_BINARY)
+    return _rows(f"binary, gamma={gamma:g}, alpha=0.25", f"n={n:,}", t, COPY_TARGET_BINARY, NUMPY_TARGET)
 
 
 def softmax_rows(n, k, gamma, repeats):
@@ -97,7 +97,8 @@ def softmax_rows(n, k, gamma, repeats):
     return _rows(f"softmax K={k}, gamma={gamma:g}", f"n={n:,} x K={k}", t, COPY_TARGET_SOFTMAX)
 
 
-def _rows(case, sizes, t, copy_target):
+def _rows(case, sizes, t, copy_target, numpy_target=None):
+    """numpy_target: the issue sets one for the binary kernel only (>= 20x NumPy)."""
     threads = f"{numba.get_num_threads()} (numba)"
     vs_copy = t["kernel"] / t["copy"]
     vs_numpy = t["numpy"] / t["kernel_vs_numpy"]
@@ -110,8 +111,9 @@ def _rows(case, sizes, t, copy_target):
         ),
         Row(
             "kernel", f"{case}: speed-up over vectorised NumPy", sizes, f"{threads} / 1 (NumPy)", _versions(),
-            f"NumPy {fmt_ms(t['numpy'])}", f"{vs_numpy:.1f}x faster", f">= {NUMPY_TARGET:g}x",
-            verdict(vs_numpy, NUMPY_TARGET, larger_is_better=True), raw,
+            f"NumPy {fmt_ms(t['numpy'])}", f"{vs_numpy:.1f}x faster",
+            f">= {numpy_target:g}x" if numpy_target else "",
+            verdict(vs_numpy, numpy_target, larger_is_better=True) if numpy_target else "", raw,
         ),
         Row(
             "kernel", f"{case}: float64 reference kernel (libm), for comparison", sizes, threads, _versions(),
