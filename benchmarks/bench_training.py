@@ -53,8 +53,23 @@ def _xgb_rows(x, y, k, rounds, repeats, gamma):
         "builtin": lambda: xgb.train(builtin, dtrain, rounds),
         "focal": lambda: xgb.train(builtin, dtrain, rounds, obj=fl),
     }
+    if k == 2:
+        fns["python_floor"] = lambda: xgb.train(builtin, dtrain, rounds, obj=precomputed_objective(y))
     t = interleaved_medians(fns, repeats)
     return t, f"xgboost {xgb.__version__}", builtin["objective"]
+
+
+def precomputed_objective(y):
+    """A Python objective that costs next to nothing: it hands back fixed arrays (the logloss
+    gradient at margin 0). What any custom objective costs on top of the built-in one: the
+    library's Python round trip (margins out, gradients in), without computing anything."""
+    grad = (0.5 - np.asarray(y, dtype=np.float32)) * np.float32(-1.0)
+    hess = np.full_like(grad, 0.25)
+
+    def objective(_preds, _data):
+        return grad.copy(), hess.copy()  # fresh arrays, as a real objective returns
+
+    return objective
 
 
 def _lgb_rows(x, y, k, rounds, repeats, gamma):
@@ -74,6 +89,9 @@ def _lgb_rows(x, y, k, rounds, repeats, gamma):
         "builtin": lambda: lgb.train(builtin, ds, rounds),
         "focal": lambda: lgb.train(focal, ds, rounds),
     }
+    if k == 2:
+        floor = dict(builtin, objective=precomputed_objective(y))
+        fns["python_floor"] = lambda: lgb.train(floor, ds, rounds)
     t = interleaved_medians(fns, repeats)
     return t, f"lightgbm {lgb.__version__}", builtin["objective"]
 
@@ -85,6 +103,16 @@ def _row(case, sizes, t, versions, builtin_name, target):
         f"{THREADS} (library) + {_numba_threads()} (numba)", versions,
         f"{fmt_s(t['focal'])} vs {fmt_s(t['builtin'])}", f"{ratio:.3f}x", f"<= {target:.2f}x",
         verdict(ratio, target), {k: v for k, v in t.items()},
+    )
+
+
+def _floor_row(case, sizes, t, versions, builtin_name):
+    ratio = t["python_floor"] / t["builtin"]
+    return Row(
+        "training", f"{case}: for scale, a Python objective returning precomputed arrays vs built-in "
+        f"{builtin_name} (the custom-objective round trip alone; trees differ)", sizes,
+        f"{THREADS} (library)", versions, f"{fmt_s(t['python_floor'])} vs {fmt_s(t['builtin'])}",
+        f"{ratio:.3f}x", "", "", {k: v for k, v in t.items()},
     )
 
 
@@ -105,6 +133,7 @@ def run(quick):
     for lib, fn in (("XGBoost", _xgb_rows), ("LightGBM", _lgb_rows)):
         t, versions, name = fn(x, y, 2, rounds, repeats, gamma)
         rows.append(_row(f"{lib} binary", sizes, t, versions, name, BINARY_TARGET))
+        rows.append(_floor_row(f"{lib} binary", sizes, t, versions, name))
     x, y = softmax_data(n_soft, k)
     sizes = f"{n_soft:,} x 20, K={k}, {rounds} rounds, hist, depth {DEPTH}"
     for lib, fn in (("XGBoost", _xgb_rows), ("LightGBM", _lgb_rows)):

@@ -1,6 +1,6 @@
 """Speed benchmark of boost-focal: one command, one table.
 
-    python benchmarks/run.py              # full run (about 10 minutes on 2 cores)
+    python benchmarks/run.py              # full run (about 11 minutes on 2 cores)
     python benchmarks/run.py --quick      # fewer repeats (about 2 minutes)
     python benchmarks/run.py --markdown results.md [--json results.json]
 
