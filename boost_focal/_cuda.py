@@ -23,7 +23,7 @@ from contextlib import nullcontext
 
 import numpy as np
 
-from ._validation import check_labels, check_sample_weight
+from ._validation import check_labels, check_margin_shape, check_sample_weight
 
 INSTALL_HINT = "pip install 'boost-focal[gpu]' (numba-cuda and CuPy for your CUDA version)"
 
@@ -101,15 +101,7 @@ def _device_margin(margin, name="margin"):
             f"{name} is a device array of dtype {z.dtype}; device margins must be float32 or float64 "
             "(cast it on the device first)"
         )
-    if z.ndim == 2 and z.shape[1] == 1:
-        z = z[:, 0]
-    if z.ndim not in (1, 2):
-        raise ValueError(f"{name} must have shape (n,) for binary or (n, K) for K classes, got {z.shape}")
-    if z.shape[0] == 0:
-        raise ValueError(f"{name} is empty: at least one row is needed")
-    if z.ndim == 2 and z.shape[1] < 2:
-        raise ValueError(f"{name} of shape {z.shape}: multiclass margins need K >= 2 columns")
-    return z
+    return check_margin_shape(z, name)
 
 
 def _device_labels(y, n, k_count):

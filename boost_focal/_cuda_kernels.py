@@ -78,21 +78,36 @@ def _class_index(y, i, k_count, flags):
     return -1
 
 
+@cuda.jit(device=True)
+def _binary_row_weight(z, y, w, has_w, i, flags):
+    """w_i (1.0 unweighted) if row i is usable, else -1.0: every check runs, flagging what fails."""
+    finite = math.isfinite(z[i])
+    if not finite:
+        flags[FLAG_MARGIN] = 1
+    label_ok = _class_index(y, i, 2, flags) >= 0
+    wi = _weight(w, has_w, i, flags)
+    return wi if finite and label_ok else -1.0
+
+
+@cuda.jit(device=True)
+def _softmax_row_label_weight(z, y, w, has_w, i, flags):
+    """(y_i, w_i) if row i is usable, else (-1, -1.0): every check runs, flagging what fails."""
+    finite = _row_finite(z, i, flags)
+    yi = _class_index(y, i, z.shape[1], flags)
+    wi = _weight(w, has_w, i, flags)
+    if finite and yi >= 0 and wi >= 0.0:
+        return yi, wi
+    return -1, -1.0
+
+
 @cuda.jit(cache=True)
 def binary_grad_hess(z, y, w, has_w, gamma, alpha_pos, alpha_neg, mode, grad, hess, flags):
     i = cuda.grid(1)
     if i >= z.shape[0]:
         return
-    zi = z[i]
-    ok = True
-    if not math.isfinite(zi):
-        flags[FLAG_MARGIN] = 1
-        ok = False
-    if _class_index(y, i, 2, flags) < 0:
-        ok = False
-    wi = _weight(w, has_w, i, flags)
-    if ok and wi >= 0.0:
-        _, g, h = binary_element(zi, y[i], wi, gamma, alpha_pos, alpha_neg, mode)
+    wi = _binary_row_weight(z, y, w, has_w, i, flags)
+    if wi >= 0.0:
+        _, g, h = binary_element(z[i], y[i], wi, gamma, alpha_pos, alpha_neg, mode)
         grad[i] = g
         hess[i] = h
 
@@ -102,16 +117,9 @@ def binary_loss(z, y, w, has_w, gamma, alpha_pos, alpha_neg, out, flags):
     i = cuda.grid(1)
     if i >= z.shape[0]:
         return
-    zi = z[i]
-    ok = True
-    if not math.isfinite(zi):
-        flags[FLAG_MARGIN] = 1
-        ok = False
-    if _class_index(y, i, 2, flags) < 0:
-        ok = False
-    wi = _weight(w, has_w, i, flags)
-    if ok and wi >= 0.0:
-        loss, _, _ = binary_element(zi, y[i], wi, gamma, alpha_pos, alpha_neg, 0)
+    wi = _binary_row_weight(z, y, w, has_w, i, flags)
+    if wi >= 0.0:
+        loss, _, _ = binary_element(z[i], y[i], wi, gamma, alpha_pos, alpha_neg, 0)
         out[i] = loss
 
 
@@ -120,10 +128,8 @@ def softmax_grad_hess(z, y, w, has_w, gamma, alpha, mode, bohning, grad, hess, f
     i = cuda.grid(1)
     if i >= z.shape[0]:
         return
-    ok = _row_finite(z, i, flags)
-    yi = _class_index(y, i, z.shape[1], flags)
-    wi = _weight(w, has_w, i, flags)
-    if ok and yi >= 0 and wi >= 0.0:
+    yi, wi = _softmax_row_label_weight(z, y, w, has_w, i, flags)
+    if yi >= 0:
         _softmax_row(z, i, yi, wi, gamma, alpha[yi], mode, bohning, grad, hess)
 
 
@@ -132,10 +138,8 @@ def softmax_loss(z, y, w, has_w, gamma, alpha, out, flags):
     i = cuda.grid(1)
     if i >= z.shape[0]:
         return
-    ok = _row_finite(z, i, flags)
-    yi = _class_index(y, i, z.shape[1], flags)
-    wi = _weight(w, has_w, i, flags)
-    if ok and yi >= 0 and wi >= 0.0:
+    yi, wi = _softmax_row_label_weight(z, y, w, has_w, i, flags)
+    if yi >= 0:
         out[i] = wi * _softmax_row_loss(z, i, yi, gamma, alpha[yi])
 
 

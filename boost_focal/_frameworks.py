@@ -222,7 +222,7 @@ def objective_call(loss, first, second, sample_weight=None):
         return _xgb_objective(loss, second, dataset, booster_in_stack())
     z = check_margin(second, name="y_pred (the second argument)")
     entry = prepare_arrays(first, sample_weight, z.shape[0], _n_classes(z), dataset)
-    dtype = LGB_GRADIENT_DTYPE if dataset is not None and is_lgb_dataset(dataset) else None
+    dtype = LGB_GRADIENT_DTYPE if is_lgb_dataset(dataset) else None
     return _grad_hess(loss, z, entry, np.shape(second), dtype)
 
 

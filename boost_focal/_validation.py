@@ -67,6 +67,19 @@ def check_alpha(alpha):
     return arr
 
 
+def check_margin_shape(arr, name="margin"):
+    """(n,) or (n, K >= 2), n >= 1; an (n, 1) array becomes (n,). Host or device arrays alike."""
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim not in (1, 2):
+        raise ValueError(f"{name} must have shape (n,) for binary or (n, K) for K classes, got {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty: at least one row is needed")
+    if arr.ndim == 2 and arr.shape[1] < 2:
+        raise ValueError(f"{name} of shape {arr.shape}: multiclass margins need K >= 2 columns")
+    return arr
+
+
 def check_margin(margin, name="margin"):
     """A float32/float64 array of shape (n,) or (n, K), K >= 2, all finite; C- or (2-D) F-contiguous."""
     if hasattr(margin, "__cuda_array_interface__") and not isinstance(margin, np.ndarray):
@@ -76,14 +89,7 @@ def check_margin(margin, name="margin"):
         raise TypeError(f"{name} must hold real numbers (float32 or float64), got dtype {arr.dtype}")
     if arr.dtype not in (np.float32, np.float64):
         arr = arr.astype(np.float64)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim not in (1, 2):
-        raise ValueError(f"{name} must have shape (n,) for binary or (n, K) for K classes, got {arr.shape}")
-    if arr.shape[0] == 0:
-        raise ValueError(f"{name} is empty: at least one row is needed")
-    if arr.ndim == 2 and arr.shape[1] < 2:
-        raise ValueError(f"{name} of shape {arr.shape}: multiclass margins need K >= 2 columns")
+    arr = check_margin_shape(arr, name)
     if not (arr.flags.c_contiguous or (arr.ndim == 2 and arr.flags.f_contiguous)):
         # F order is kept: LightGBM's multiclass margins are an F-ordered view, and the kernels
         # take either order (a C copy would cost a pass over the margins every round)

@@ -38,6 +38,7 @@ from .estimators._base import (
     alpha_for_classes,
     check_eval_metric,
     check_n_estimators,
+    check_posterior_alpha,
     check_probability,
     encode_with_classes,
     make_objective,
@@ -461,11 +462,7 @@ class _DaskFocalMixin:
             alpha = loss.class_alpha(classes.shape[0])
         except ValueError as exc:
             raise ValueError(f"{exc} (classes in y: {classes.tolist()})") from None
-        if self.probability == "posterior" and (alpha <= 0).any():
-            raise ValueError(
-                f"alpha is 0 for class(es) {classes[alpha <= 0].tolist()}, so the posterior of those classes "
-                "is undefined; give every class a positive alpha or use probability='raw'"
-            )
+        check_posterior_alpha(self.probability, alpha, classes)
         self.classes_ = classes
         self.n_classes_ = classes.shape[0]
         self.alpha_ = alpha

@@ -160,6 +160,10 @@ class FocalLoss:
         if _cuda.is_device_array(margin):  # GPU path (device arrays out): boost_focal/_cuda.py
             return _cuda.loss(self, margin, y, sample_weight)
         z, y, w, alpha = self._prepare(margin, y, sample_weight)
+        return self._loss_checked(z, y, w, alpha)
+
+    def _loss_checked(self, z, y, w, alpha):
+        """Per-row (weighted) loss on already-validated arrays, in the margin's dtype."""
         out = np.empty(z.shape[0], dtype=z.dtype)
         if z.ndim == 1:
             _cpu.binary_loss(z, y, w, self.gamma, alpha[1], alpha[0], out)

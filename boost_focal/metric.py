@@ -29,19 +29,8 @@ import inspect
 
 import numpy as np
 
-from . import _cpu
 from . import _frameworks as fw
 from ._validation import check_margin
-
-
-def _per_row_loss(loss, z, y, w, alpha):
-    """w_i FL(z_i, y_i) per row on validated arrays (the kernels of ``FocalLoss.loss``)."""
-    out = np.empty(z.shape[0], dtype=z.dtype)
-    if z.ndim == 1:
-        _cpu.binary_loss(z, y, w, loss.gamma, alpha[1], alpha[0], out)
-    else:
-        _cpu.softmax_loss(z, y, w, loss.gamma, alpha, out)
-    return out
 
 
 class _InstanceSignature:
@@ -117,7 +106,7 @@ class FocalMetric:
 
     def _mean(self, z, entry):
         w = entry.w if self.weighted else np.empty(0)
-        per_row = _per_row_loss(self.loss, z, entry.y, w, entry.alpha_for(self.loss))
+        per_row = self.loss._loss_checked(z, entry.y, w, entry.alpha_for(self.loss))
         # Accumulate in float64 whatever the margin dtype: a float32 sum of 1e6 rows loses
         # about 3 digits, enough to stall early stopping on a flat stretch.
         total = float(np.sum(per_row, dtype=np.float64))

@@ -13,12 +13,11 @@ import inspect
 import pickle
 
 import numpy as np
-import pandas as pd
 import pytest
-from sklearn.datasets import make_classification
 
 lgb = pytest.importorskip("lightgbm")
 
+from adapter_data import load_shared, weighted_classification  # noqa: E402
 from boost_focal import FocalLoss  # noqa: E402
 from boost_focal import _frameworks as fw  # noqa: E402
 from boost_focal._frameworks import lgb_init_score  # noqa: E402
@@ -28,31 +27,6 @@ CE = FocalLoss(gamma=0.0, alpha=None, hessian="exact")
 BASE = {"verbose": -1, "num_threads": 1, "boost_from_average": False, "feature_fraction": 1.0, "num_leaves": 15}
 
 
-def _data(n_classes=2, n=600, seed=0):
-    X, y = make_classification(
-        n, 8, n_informative=5, n_classes=n_classes, weights=[0.7] + [0.3 / (n_classes - 1)] * (n_classes - 1),
-        random_state=seed,
-    )
-    w = np.random.default_rng(seed).uniform(0.1, 4.0, n)
-    return X, y, w
-
-
-def _load(shared_data, name, n_max=None):
-    """Numeric features (categoricals as codes) and integer labels of a shared dataset."""
-    df = pd.read_parquet(shared_data / f"{name}.parquet")
-    y = df.pop("target")
-    y = (y.cat.codes if isinstance(y.dtype, pd.CategoricalDtype) else y).to_numpy(np.int64)
-    df = df.drop(columns=[c for c in ("split", "sample_weight") if c in df])
-    X = np.column_stack(
-        [df[c].cat.codes.to_numpy(float) if isinstance(df[c].dtype, pd.CategoricalDtype) else df[c].to_numpy(float)
-         for c in df]
-    )
-    if n_max is not None and len(y) > n_max:
-        idx = np.random.default_rng(0).choice(len(y), n_max, replace=False)
-        X, y = X[idx], y[idx]
-    return X, y
-
-
 def _raw(bst, X):
     return bst.predict(X, raw_score=True)
 
@@ -60,7 +34,7 @@ def _raw(bst, X):
 # ---------------------------------------------------------------------------- equivalence
 @pytest.mark.parametrize("weighted", [False, True])
 def test_train_binary_gamma0_matches_builtin(weighted):
-    X, y, w = _data()
+    X, y, w = weighted_classification()
     ds = lgb.Dataset(X, y, weight=w if weighted else None, free_raw_data=False)
     ours = _raw(lgb.train({**BASE, "objective": CE}, ds, 25), X)
     builtin = _raw(lgb.train({**BASE, "objective": "binary"}, ds, 25), X)
@@ -71,7 +45,7 @@ def test_train_binary_gamma0_matches_builtin(weighted):
 @pytest.mark.parametrize("weighted", [False, True])
 def test_train_multiclass_gamma0_matches_builtin(weighted):
     k = 4
-    X, y, w = _data(n_classes=k)
+    X, y, w = weighted_classification(n_classes=k)
     ds = lgb.Dataset(X, y, weight=w if weighted else None, free_raw_data=False)
 
     def scaled(preds, train_data):  # the built-in multiclass Hessian is K/(K-1) p (1 - p)
@@ -91,7 +65,7 @@ def test_gradients_reach_lightgbm_as_float32_in_its_memory_order(n_classes):
 
     The values are the float64-arithmetic result rounded once (within 1 float32 ulp of it).
     """
-    X, y, w = _data(n_classes=n_classes, seed=9)
+    X, y, w = weighted_classification(n_classes=n_classes, seed=9)
     fl = FocalLoss(gamma=2.5, alpha=0.3 if n_classes == 2 else None)
     seen = []
 
@@ -122,7 +96,7 @@ def test_gradients_reach_lightgbm_as_float32_in_its_memory_order(n_classes):
 
 
 def test_sklearn_binary_gamma0_weighted_matches_builtin():
-    X, y, w = _data(seed=1)
+    X, y, w = weighted_classification(seed=1)
     kw = dict(n_estimators=20, num_leaves=7, verbose=-1, n_jobs=1, boost_from_average=False)
     ours = lgb.LGBMClassifier(objective=CE, **kw).fit(X, y, sample_weight=w)
     builtin = lgb.LGBMClassifier(objective="binary", **kw).fit(X, y, sample_weight=w)
@@ -134,7 +108,7 @@ def test_sklearn_binary_gamma0_weighted_matches_builtin():
 
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_sklearn_and_train_give_the_same_weighted_model(n_classes):
-    X, y, w = _data(n_classes=n_classes, seed=2)
+    X, y, w = weighted_classification(n_classes=n_classes, seed=2)
     fl = FocalLoss(gamma=2.0, alpha=0.25 if n_classes == 2 else [0.2, 0.5, 0.3])
     clf = lgb.LGBMClassifier(objective=fl, n_estimators=15, num_leaves=7, verbose=-1, n_jobs=1).fit(
         X, y, sample_weight=w
@@ -148,7 +122,7 @@ def test_signature_deepcopy_and_pickle():
     fl = FocalLoss(gamma=1.5, alpha=0.3)
     # LGBMClassifier counts parameters: three means it passes the weights (positionally)
     assert len(inspect.signature(fl).parameters) == 3
-    X, y, w = _data(seed=3)
+    X, y, w = weighted_classification(seed=3)
     ds = lgb.Dataset(X, y, weight=w, free_raw_data=False)
     a = _raw(lgb.train({**BASE, "objective": fl}, ds, 8), X)
     for clone in (copy.deepcopy(fl), pickle.loads(pickle.dumps(fl))):
@@ -158,7 +132,7 @@ def test_signature_deepcopy_and_pickle():
 # ---------------------------------------------------------------------------- training
 @pytest.mark.parametrize("name, num_class", [("lending_club", 1), ("satellite_statlog", 6)])
 def test_gamma2_decreases_train_focal_loss_every_round(shared_data, name, num_class):
-    X, y = _load(shared_data, name, n_max=4000)
+    X, y = load_shared(shared_data, name, n_max=4000)
     fl = FocalLoss(gamma=2.0, alpha=0.25 if num_class == 1 else None)
     ds = lgb.Dataset(X, y, free_raw_data=False)
     history = {}
@@ -174,7 +148,7 @@ def test_gamma2_decreases_train_focal_loss_every_round(shared_data, name, num_cl
 
 
 def test_balanced_alpha_and_set_label_cache():
-    X, y, _ = _data(n_classes=3, seed=4)
+    X, y, _ = weighted_classification(n_classes=3, seed=4)
     ds = lgb.Dataset(X, y, free_raw_data=False)
     params = {**BASE, "num_class": 3}
     a = _raw(lgb.train({**params, "objective": FocalLoss(alpha="balanced")}, ds, 6), X)
@@ -189,7 +163,7 @@ def test_balanced_alpha_and_set_label_cache():
 
 
 def test_labels_are_validated_once(monkeypatch):
-    X, y, w = _data(seed=5)
+    X, y, w = weighted_classification(seed=5)
     calls = []
     real = fw.check_labels
     monkeypatch.setattr(fw, "check_labels", lambda *a, **k: calls.append(1) or real(*a, **k))
@@ -200,7 +174,7 @@ def test_labels_are_validated_once(monkeypatch):
 # ---------------------------------------------------------------------------- starting score
 @pytest.mark.parametrize("n_classes", [2, 4])
 def test_init_score_is_the_round_zero_margin(n_classes):
-    X, y, w = _data(n_classes=n_classes, seed=6)
+    X, y, w = weighted_classification(n_classes=n_classes, seed=6)
     fl = FocalLoss(gamma=2.0, alpha=0.25 if n_classes == 2 else None)
     init = lgb_init_score(fl, y, w)
     assert init.shape == ((len(y),) if n_classes == 2 else (len(y), n_classes))
@@ -223,7 +197,7 @@ def test_init_score_is_the_round_zero_margin(n_classes):
 
 # ---------------------------------------------------------------------------- early stopping
 def _noisy(seed):
-    X, y, w = _data(n=700, seed=seed)
+    X, y, w = weighted_classification(n=700, seed=seed)
     X = X + np.random.default_rng(seed).normal(scale=2.0, size=X.shape)
     return (X[:400], y[:400], w[:400]), (X[400:], y[400:], w[400:])
 
@@ -272,7 +246,7 @@ def _eval_kwargs(Xv, yv):
 
 def test_default_metric_is_meaningless_without_metric_none():
     """What we document: LGBMClassifier registers binary_logloss, computed on raw scores."""
-    X, y, _ = _data(seed=9)
+    X, y, _ = weighted_classification(seed=9)
     clf = lgb.LGBMClassifier(objective=FocalLoss(), n_estimators=5, verbose=-1, n_jobs=1)
     clf.fit(X, y, **_eval_kwargs(X, y))
     assert "binary_logloss" in clf.evals_result_["valid_0"]
@@ -280,7 +254,7 @@ def test_default_metric_is_meaningless_without_metric_none():
 
 # ---------------------------------------------------------------------------- errors
 def test_clear_errors():
-    X, y, _ = _data(n_classes=3, seed=10)
+    X, y, _ = weighted_classification(n_classes=3, seed=10)
     with pytest.raises(ValueError, match="labels in 0..1"):
         lgb.train({**BASE, "objective": FocalLoss()}, lgb.Dataset(X, y), 1)
     with pytest.raises(ValueError, match="alpha has 3 per-class weights"):

@@ -13,12 +13,11 @@ import sys
 import types
 
 import numpy as np
-import pandas as pd
 import pytest
-from sklearn.datasets import make_classification
 
 xgb = pytest.importorskip("xgboost")
 
+from adapter_data import load_shared, weighted_classification  # noqa: E402
 from boost_focal import FocalLoss  # noqa: E402
 from boost_focal import _frameworks as fw  # noqa: E402
 from boost_focal._frameworks import xgb_base_score  # noqa: E402
@@ -28,31 +27,6 @@ CE = FocalLoss(gamma=0.0, alpha=None, hessian="exact")  # plain cross-entropy
 ONE = {"nthread": 1}
 
 
-def _data(n_classes=2, n=600, seed=0):
-    X, y = make_classification(
-        n, 8, n_informative=5, n_classes=n_classes, weights=[0.7] + [0.3 / (n_classes - 1)] * (n_classes - 1),
-        random_state=seed,
-    )
-    w = np.random.default_rng(seed).uniform(0.1, 4.0, n)
-    return X, y, w
-
-
-def _load(shared_data, name, n_max=None):
-    """Numeric features (categoricals as codes) and integer labels of a shared dataset."""
-    df = pd.read_parquet(shared_data / f"{name}.parquet")
-    y = df.pop("target")
-    y = (y.cat.codes if isinstance(y.dtype, pd.CategoricalDtype) else y).to_numpy(np.int64)
-    df = df.drop(columns=[c for c in ("split", "sample_weight") if c in df])
-    X = np.column_stack(
-        [df[c].cat.codes.to_numpy(float) if isinstance(df[c].dtype, pd.CategoricalDtype) else df[c].to_numpy(float)
-         for c in df]
-    )
-    if n_max is not None and len(y) > n_max:
-        idx = np.random.default_rng(0).choice(len(y), n_max, replace=False)
-        X, y = X[idx], y[idx]
-    return X, y
-
-
 def _base_score(bst):
     return json.loads(bst.save_config())["learner"]["learner_model_param"]["base_score"]
 
@@ -60,7 +34,7 @@ def _base_score(bst):
 # ---------------------------------------------------------------------------- equivalence
 @pytest.mark.parametrize("weighted", [False, True])
 def test_train_binary_gamma0_matches_binary_logistic(weighted):
-    X, y, w = _data()
+    X, y, w = weighted_classification()
     d = xgb.DMatrix(X, y, weight=w if weighted else None)
     params = {"objective": "binary:logistic", "base_score": 0.3, "max_depth": 4, "eta": 0.3}
     ours = xgb.train({**ONE, **params}, d, 25, obj=CE).predict(d, output_margin=True)
@@ -71,7 +45,7 @@ def test_train_binary_gamma0_matches_binary_logistic(weighted):
 
 @pytest.mark.parametrize("weighted", [False, True])
 def test_train_multiclass_gamma0_matches_softprob(weighted):
-    X, y, w = _data(n_classes=4)
+    X, y, w = weighted_classification(n_classes=4)
     d = xgb.DMatrix(X, y, weight=w if weighted else None)
     params = {"objective": "multi:softprob", "num_class": 4, "base_score": [0.1, 0.2, -0.1, 0.0], "max_depth": 4}
 
@@ -86,7 +60,7 @@ def test_train_multiclass_gamma0_matches_softprob(weighted):
 
 
 def test_sklearn_binary_gamma0_weighted_matches_builtin():
-    X, y, w = _data(seed=1)
+    X, y, w = weighted_classification(seed=1)
     kw = dict(n_estimators=20, max_depth=3, base_score=0.4)
     ours = xgb.XGBClassifier(n_jobs=1, objective=CE, **kw).fit(X, y, sample_weight=w)
     builtin = xgb.XGBClassifier(n_jobs=1, objective="binary:logistic", **kw).fit(X, y, sample_weight=w)
@@ -101,7 +75,7 @@ def test_sklearn_binary_gamma0_weighted_matches_builtin():
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_sklearn_and_train_give_the_same_weighted_model(n_classes):
     """The same FocalLoss instance through XGBClassifier and xgb.train: identical margins."""
-    X, y, w = _data(n_classes=n_classes, seed=2)
+    X, y, w = weighted_classification(n_classes=n_classes, seed=2)
     fl = FocalLoss(gamma=2.0, alpha=0.25 if n_classes == 2 else [0.2, 0.5, 0.3])
     params = dict(max_depth=3, learning_rate=0.3)
     base = 0.5 if n_classes == 2 else [0.0] * n_classes
@@ -116,7 +90,7 @@ def test_sklearn_and_train_give_the_same_weighted_model(n_classes):
 
 
 def test_instance_is_picklable_and_reusable():
-    X, y, w = _data(seed=3)
+    X, y, w = weighted_classification(seed=3)
     fl = FocalLoss(gamma=2.0, alpha=0.25)
     d = xgb.DMatrix(X, y, weight=w)
     params = {"objective": "binary:logistic", "max_depth": 3}
@@ -132,7 +106,7 @@ def test_instance_is_picklable_and_reusable():
      ("satellite_statlog", {"objective": "multi:softprob", "num_class": 6})],
 )
 def test_gamma2_decreases_train_focal_loss_every_round(shared_data, name, params):
-    X, y = _load(shared_data, name, n_max=4000)
+    X, y = load_shared(shared_data, name, n_max=4000)
     fl = FocalLoss(gamma=2.0, alpha=0.25 if name == "lending_club" else None)
     d = xgb.DMatrix(X, y)
     history = {}
@@ -148,7 +122,7 @@ def test_gamma2_decreases_train_focal_loss_every_round(shared_data, name, params
 
 
 def test_balanced_alpha_is_resolved_from_the_training_labels():
-    X, y, _ = _data(n_classes=3, seed=4)
+    X, y, _ = weighted_classification(n_classes=3, seed=4)
     d = xgb.DMatrix(X, y)
     params = {"objective": "multi:softprob", "num_class": 3, "max_depth": 3}
     a = xgb.train({**ONE, **params}, d, 8, obj=FocalLoss(alpha="balanced")).predict(d, output_margin=True)
@@ -160,7 +134,7 @@ def test_balanced_alpha_is_resolved_from_the_training_labels():
 
 def test_cache_follows_set_label_between_trainings():
     """The same DMatrix, relabelled: a second training must see the new labels."""
-    X, y, _ = _data(seed=5)
+    X, y, _ = weighted_classification(seed=5)
     fl = FocalLoss()
     params = {"objective": "binary:logistic", "max_depth": 3}
     d = xgb.DMatrix(X, y)
@@ -173,7 +147,7 @@ def test_cache_follows_set_label_between_trainings():
 
 
 def test_labels_are_validated_once_per_booster(monkeypatch):
-    X, y, _ = _data(seed=6)
+    X, y, _ = weighted_classification(seed=6)
     calls = []
     real = fw.check_labels
     monkeypatch.setattr(fw, "check_labels", lambda *a, **k: calls.append(1) or real(*a, **k))
@@ -184,7 +158,7 @@ def test_labels_are_validated_once_per_booster(monkeypatch):
 # ---------------------------------------------------------------------------- starting score
 @pytest.mark.parametrize("n_classes", [2, 4])
 def test_base_score_starts_at_init_score_and_is_stored(tmp_path, n_classes):
-    X, y, w = _data(n_classes=n_classes, seed=7)
+    X, y, w = weighted_classification(n_classes=n_classes, seed=7)
     fl = FocalLoss(gamma=2.0, alpha=0.25 if n_classes == 2 else None)
     s = fl.init_score(y, w)
     params = {"base_score": xgb_base_score(fl, y, w), "eta": 0.0}
@@ -206,7 +180,7 @@ def test_base_score_starts_at_init_score_and_is_stored(tmp_path, n_classes):
 
 
 def test_base_score_without_it_the_start_is_zero():
-    X, y, _ = _data(seed=8)
+    X, y, _ = weighted_classification(seed=8)
     bst = xgb.train({**ONE, "objective": "binary:logistic", "eta": 0.0}, xgb.DMatrix(X, y), 1, obj=FocalLoss())
     np.testing.assert_allclose(bst.predict(xgb.DMatrix(X), output_margin=True), 0.0, atol=1e-7)
     assert "5E-1" in _base_score(bst)  # XGBoost estimates no intercept for a custom objective
@@ -218,7 +192,7 @@ def _split(X, y, w):
 
 
 def test_train_early_stopping_on_focal_metric():
-    X, y, w = _data(n=700, seed=9)
+    X, y, w = weighted_classification(n=700, seed=9)
     X = X + np.random.default_rng(9).normal(scale=2.0, size=X.shape)  # noisy: overfits quickly
     (Xt, yt, wt), (Xv, yv, wv) = _split(X, y, w)
     fl = FocalLoss(gamma=2.0, alpha=0.25)
@@ -238,7 +212,7 @@ def test_train_early_stopping_on_focal_metric():
 
 
 def test_sklearn_early_stopping_on_focal_metric():
-    X, y, w = _data(n=700, seed=10)
+    X, y, w = weighted_classification(n=700, seed=10)
     X = X + np.random.default_rng(10).normal(scale=2.0, size=X.shape)
     (Xt, yt, wt), (Xv, yv, wv) = _split(X, y, w)
     fl = FocalLoss(gamma=2.0, alpha=0.25)
@@ -256,7 +230,7 @@ def test_sklearn_early_stopping_on_focal_metric():
 
 # ---------------------------------------------------------------------------- errors and GPU hook
 def test_clear_errors():
-    X, y, _ = _data(n_classes=3, seed=11)
+    X, y, _ = weighted_classification(n_classes=3, seed=11)
     with pytest.raises(ValueError, match="labels in 0..1"):
         xgb.train({**ONE, "objective": "binary:logistic"}, xgb.DMatrix(X, y), 1, obj=FocalLoss())
     with pytest.raises(ValueError, match="no labels"):
@@ -270,7 +244,7 @@ def test_clear_errors():
 
 def test_cuda_booster_uses_the_gpu_hook(monkeypatch):
     """When the booster runs on CUDA, the objective hands over to boost_focal._cuda."""
-    X, y, _ = _data(seed=12)
+    X, y, _ = weighted_classification(seed=12)
     calls = {"device": 0, "grad": 0}
     fake = types.ModuleType("boost_focal._cuda")
 

@@ -121,6 +121,15 @@ def check_probability(probability):
     return probability
 
 
+def check_posterior_alpha(probability, alpha, classes):
+    """The posterior divides by alpha_k: refuse a zero alpha when probabilities are the posterior."""
+    if probability == "posterior" and (alpha <= 0).any():
+        raise ValueError(
+            f"alpha is 0 for class(es) {classes[alpha <= 0].tolist()}, so the posterior of those classes "
+            "is undefined; give every class a positive alpha or use probability='raw'"
+        )
+
+
 def check_n_estimators(n_estimators):
     if isinstance(n_estimators, bool) or not isinstance(n_estimators, numbers.Integral) or n_estimators < 1:
         raise ValueError(f"n_estimators must be a positive integer (boosting rounds), got {n_estimators!r}")
@@ -348,11 +357,7 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
             )
 
         loss, alpha = self._focal_loss(classes, y)
-        if self.probability == "posterior" and (alpha <= 0).any():
-            raise ValueError(
-                f"alpha is 0 for class(es) {classes[alpha <= 0].tolist()}, so the posterior of those classes "
-                "is undefined; give every class a positive alpha or use probability='raw'"
-            )
+        check_posterior_alpha(self.probability, alpha, classes)
         self.classes_ = classes
         self.n_classes_ = classes.shape[0]
         self.alpha_ = alpha
