@@ -203,3 +203,25 @@ def test_validation_runs_before_any_output_is_written():
     y[-1] = 0.5
     with pytest.raises(ValueError, match="integer"):
         FocalLoss().grad_hess(np.zeros(10_000), y)
+
+
+@pytest.mark.parametrize("labels", [[0, 1, 1], [False, True, True], [0.0, 1.0, 1.0]])
+@pytest.mark.parametrize("dtype", [None, np.int8, np.int64, np.uint32, np.float32, np.float64])
+def test_labels_reach_the_kernels_as_float32_whatever_their_dtype(labels, dtype):
+    """One label dtype: each dtype would otherwise be a kernel variant compiled of its own."""
+    from boost_focal._validation import check_labels
+
+    y = np.asarray(labels) if dtype is None else np.asarray(labels).astype(dtype)
+    out = check_labels(y, 3, 2)
+    assert out.dtype == np.float32 and out.flags.c_contiguous
+    assert out.tolist() == [0.0, 1.0, 1.0]
+    g_int, _ = FocalLoss(2.0).grad_hess(np.array([0.3, -1.0, 2.0]), y)
+    g_ref, _ = FocalLoss(2.0).grad_hess(np.array([0.3, -1.0, 2.0]), np.array([0.0, 1.0, 1.0]))
+    assert np.array_equal(g_int, g_ref)
+
+
+def test_more_classes_than_float32_labels_hold_is_refused():
+    from boost_focal._validation import LABEL_LIMIT, check_labels
+
+    with pytest.raises(ValueError, match="at most 16777216 classes"):
+        check_labels(np.array([0, 1]), 2, LABEL_LIMIT + 1)
