@@ -1,6 +1,6 @@
 """Speed benchmark of boost-focal: one command, one table.
 
-    python benchmarks/run.py              # full run (about 11 minutes on 2 cores)
+    python benchmarks/run.py              # full run (about 13 minutes on 2 cores)
     python benchmarks/run.py --quick      # fewer repeats (about 2 minutes)
     python benchmarks/run.py --markdown results.md [--json results.json]
 
@@ -29,7 +29,12 @@ from benchmarks import bench_kernels, bench_startup, bench_training  # noqa: E40
 SECTIONS = {"startup": bench_startup, "kernels": bench_kernels, "training": bench_training}
 COLUMNS = ("Benchmark", "Sizes", "Threads", "Versions", "Measured", "Ratio", "Target", "Met")
 NOTES = (
-    "Ratios are medians of repeats run in turns with their baseline in one process. "
+    "Kernel ratios are medians of repeats run in turns with their baseline in one process. "
+    "Training times are sums over the boosting rounds of each round's median over the repeats (built-in, "
+    "FocalLoss and replay fits in turns). Replay = a Python objective that hands back the (grad, hess) "
+    "FocalLoss returned in a recorded run: the same trees (checked: bit-for-bit equal predictions) "
+    "and no arithmetic, so replay/built-in is what growing focal-loss trees costs the library and "
+    "FocalLoss/replay is the objective's own cost. "
     "Copy = `np.copyto` of the kernel's bytes into preallocated arrays (margin+label -> grad+hess; "
     "multiclass: margin -> grad, margin -> hess). NumPy = the same stable formulas in vectorised float32 NumPy "
     "(benchmarks/numpy_reference.py). exact hess* = the exact (unsafeguarded) Hessian, error in ulps of the "

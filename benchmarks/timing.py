@@ -4,6 +4,8 @@ import time
 from dataclasses import dataclass, field
 from statistics import median
 
+import numpy as np
+
 
 @dataclass
 class Row:
@@ -37,6 +39,50 @@ def interleaved_medians(candidates, repeats, warmup=1):
             fn()
             times[name].append(time.perf_counter() - start)
     return {name: median(ts) for name, ts in times.items()}
+
+
+class RoundClock:
+    """Timestamps of one training run: its start, then one per boosting round (the libraries'
+    per-iteration callbacks call ``tick``)."""
+
+    def __init__(self):
+        self.marks = [time.perf_counter()]
+
+    def tick(self):
+        self.marks.append(time.perf_counter())
+
+    def rounds(self):
+        return np.diff(self.marks)
+
+
+def interleaved_round_medians(candidates, repeats, warmup=1):
+    """Training time of each candidate as the sum over rounds of the median time of that round.
+
+    ``candidates`` maps names to callables ``fn(clock)`` that train with ``clock.tick`` called
+    after every round. Candidates run in turns (a, b, c, a, b, c, ...) as in
+    :func:`interleaved_medians`; then for every round index the median over the repeats is
+    taken, and those medians are summed. On a shared machine a slow spell lasting a second or
+    two spoils a few rounds of one run, not the run's whole total, so this estimator moves much
+    less from one benchmark run to the next than the median of the totals (also returned).
+
+    Returns ``{name: (sum of per-round medians, median of totals)}`` in seconds (a total runs
+    from the start of the call to the last round's tick).
+    """
+    for _ in range(warmup):
+        for fn in candidates.values():
+            fn(RoundClock())
+    rounds = {name: [] for name in candidates}
+    totals = {name: [] for name in candidates}
+    for _ in range(repeats):
+        for name, fn in candidates.items():
+            clock = RoundClock()
+            fn(clock)
+            rounds[name].append(clock.rounds())
+            totals[name].append(float(rounds[name][-1].sum()))
+    return {
+        name: (float(np.median(np.array(rounds[name]), axis=0).sum()), median(totals[name]))
+        for name in candidates
+    }
 
 
 def verdict(value, limit, larger_is_better=False):

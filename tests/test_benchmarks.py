@@ -1,0 +1,84 @@
+"""The training benchmark's machinery: its estimator and its replayed objective.
+
+Not timings (the benchmark measures those): the arithmetic of the per-round estimator on
+synthetic clocks, and that replaying recorded FocalLoss gradients grows the same model, which is
+what lets the benchmark attribute the replay's time to the trees alone.
+"""
+
+import numpy as np
+import pytest
+
+from benchmarks import bench_training
+from benchmarks.timing import RoundClock, interleaved_round_medians
+
+
+@pytest.fixture(autouse=True)
+def _keep_xgboost_global_config():
+    """The benchmark trains with params {"verbosity": 0}, which XGBoost applies process-wide;
+    restore the global configuration afterwards so that later tests still see its warnings."""
+    xgb = pytest.importorskip("xgboost")
+    with xgb.config_context(**xgb.get_config()):
+        yield
+
+
+def test_round_medians_sum_the_median_of_each_round():
+    # three repeats of a 3-round run per candidate; round durations chosen so that the sum of
+    # per-round medians differs from the median of the totals
+    durations = {
+        "a": iter([[1.0, 1.0, 9.0], [1.0, 5.0, 1.0], [2.0, 1.0, 1.0]]),
+        "b": iter([[3.0, 3.0, 3.0], [3.0, 3.0, 3.0], [3.0, 3.0, 3.0]]),
+    }
+
+    def candidate(name):
+        def fn(clock):
+            clock.marks = list(np.cumsum([0.0, *next(durations[name])]))
+
+        return fn
+
+    out = interleaved_round_medians({"a": candidate("a"), "b": candidate("b")}, repeats=3, warmup=0)
+    # a: per-round medians 1, 1, 1 -> 3; totals 11, 7, 4 -> median 7
+    assert out["a"] == (3.0, 7.0)
+    assert out["b"] == (9.0, 9.0)
+
+
+def test_round_clock_ticks_once_per_boosting_round():
+    xgb = pytest.importorskip("xgboost")
+    x, y = bench_training.binary_data(2_000)
+    cases, _, _, _ = bench_training._xgb_cases(x, y, 2, 4, 2.0)
+    clock = RoundClock()
+    booster = cases["focal"](clock)
+    assert isinstance(booster, xgb.Booster)
+    assert len(clock.rounds()) == booster.num_boosted_rounds() == 4
+
+
+@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize("lib", ["xgboost", "lightgbm"])
+def test_replayed_gradients_grow_the_focal_model(lib, k):
+    """_xgb_cases/_lgb_cases record a FocalLoss run, replay it and compare predictions exactly."""
+    pytest.importorskip(lib)
+    if k == 2:
+        x, y = bench_training.binary_data(3_000)
+    else:
+        x, y = bench_training.softmax_data(3_000, k)
+    build = bench_training._xgb_cases if lib == "xgboost" else bench_training._lgb_cases
+    cases, same, _, _ = build(x, y, k, 5, 2.0)
+    assert same is True
+    assert set(cases) == {"builtin", "focal", "replay"}
+
+
+def test_replay_is_not_trivially_equal():
+    """The equality check can fail: replaying another loss's gradients gives another model."""
+    xgb = pytest.importorskip("xgboost")
+    from boost_focal import FocalLoss
+
+    x, y = bench_training.binary_data(3_000)
+    d = xgb.DMatrix(x, label=y)
+    params = {"objective": "binary:logistic", "max_depth": 3, "verbosity": 0}
+    store = []
+    focal = xgb.train(params, d, 5, obj=bench_training.recording(FocalLoss(2.0), store))
+    other = []
+    xgb.train(params, d, 5, obj=bench_training.recording(FocalLoss(0.5), other))
+    replayed = xgb.train(params, d, 5, obj=bench_training.replaying(store))
+    wrong = xgb.train(params, d, 5, obj=bench_training.replaying(other))
+    assert np.array_equal(focal.predict(d, output_margin=True), replayed.predict(d, output_margin=True))
+    assert not np.array_equal(focal.predict(d, output_margin=True), wrong.predict(d, output_margin=True))
