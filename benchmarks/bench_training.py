@@ -20,7 +20,7 @@ import numpy as np
 
 from boost_focal import FocalLoss
 
-from .timing import RoundClock, Row, fmt_s, interleaved_round_medians, verdict
+from .timing import Row, fmt_s, interleaved_round_medians, verdict
 
 THREADS = 2
 DEPTH = 6
@@ -72,6 +72,26 @@ def replaying(store):
     return replay
 
 
+def _cases(train, raw_margin, gamma):
+    """The three timed fits of one case, for either library.
+
+    ``train(clock, objective=None)`` fits once (the built-in objective without one);
+    ``raw_margin(model)`` is a model's raw prediction on a probe. Fits each once untimed (the
+    FocalLoss fit is recorded for the replay) and says whether the replay reproduced its model.
+    """
+    train(None)
+    store = []
+    focal_model = train(None, recording(FocalLoss(gamma), store))
+    same = np.array_equal(raw_margin(focal_model), raw_margin(train(None, replaying(store))))
+    fl = FocalLoss(gamma)
+    cases = {
+        "builtin": lambda clock: train(clock),
+        "focal": lambda clock: train(clock, fl),
+        "replay": lambda clock: train(clock, replaying(store)),
+    }
+    return cases, same
+
+
 def _xgb_cases(x, y, k, rounds, gamma):
     import xgboost as xgb
 
@@ -95,16 +115,7 @@ def _xgb_cases(x, y, k, rounds, gamma):
         return xgb.train(builtin, dtrain, rounds, obj=obj, callbacks=[Ticks(clock)] if clock else None)
 
     probe = xgb.DMatrix(x[:20_000])
-    store = []
-    focal_model = train(None, recording(FocalLoss(gamma), store))
-    replay_model = train(None, replaying(store))
-    same = np.array_equal(focal_model.predict(probe, output_margin=True), replay_model.predict(probe, output_margin=True))
-    fl = FocalLoss(gamma)
-    cases = {
-        "builtin": lambda clock: train(clock),
-        "focal": lambda clock: train(clock, fl),
-        "replay": lambda clock: train(clock, replaying(store)),
-    }
+    cases, same = _cases(train, lambda model: model.predict(probe, output_margin=True), gamma)
     return cases, same, f"xgboost {xgb.__version__}", builtin["objective"]
 
 
@@ -125,17 +136,7 @@ def _lgb_cases(x, y, k, rounds, gamma):
         p = builtin if objective is None else dict(builtin, objective=objective)
         return lgb.train(p, ds, rounds, callbacks=[lambda env: clock.tick()] if clock else None)
 
-    probe = x[:20_000]
-    store = []
-    focal_model = train(None, recording(FocalLoss(gamma), store))
-    replay_model = train(None, replaying(store))
-    same = np.array_equal(focal_model.predict(probe, raw_score=True), replay_model.predict(probe, raw_score=True))
-    fl = FocalLoss(gamma)
-    cases = {
-        "builtin": lambda clock: train(clock),
-        "focal": lambda clock: train(clock, fl),
-        "replay": lambda clock: train(clock, replaying(store)),
-    }
+    cases, same = _cases(train, lambda model: model.predict(x[:20_000], raw_score=True), gamma)
     return cases, same, f"lightgbm {lgb.__version__}", builtin["objective"]
 
 
@@ -172,26 +173,24 @@ def _numba_threads():
     return numba.get_num_threads()
 
 
+def _library_rows(case, x, y, k, sizes, rounds, repeats, gamma, target):
+    rows = []
+    for lib, fn in (("XGBoost", _xgb_cases), ("LightGBM", _lgb_cases)):
+        cases, same, versions, name = fn(x, y, k, rounds, gamma)  # every fit has run once
+        t = interleaved_round_medians(cases, repeats)
+        rows += _rows(f"{lib} {case}", sizes, t, same, versions, name, target)
+        del cases  # the recorded gradients
+    return rows
+
+
 def run(quick):
     repeats = 1 if quick else 5
     rounds = 20 if quick else 50
     gamma = 2.0
-    rows = []
     n_bin, n_soft, k = 1_000_000, 200_000, 10
     x, y = binary_data(n_bin)
     sizes = f"{n_bin:,} x 20, {y.mean():.1%} positive, {rounds} rounds, hist, depth {DEPTH}"
-    for lib, fn in (("XGBoost", _xgb_cases), ("LightGBM", _lgb_cases)):
-        cases, same, versions, name = fn(x, y, 2, rounds, gamma)
-        cases["builtin"](RoundClock())  # warm-up; the recording runs warmed the other two up
-        t = interleaved_round_medians(cases, repeats, warmup=0)
-        rows += _rows(f"{lib} binary", sizes, t, same, versions, name, BINARY_TARGET)
-        del cases
+    rows = _library_rows("binary", x, y, 2, sizes, rounds, repeats, gamma, BINARY_TARGET)
     x, y = softmax_data(n_soft, k)
     sizes = f"{n_soft:,} x 20, K={k}, {rounds} rounds, hist, depth {DEPTH}"
-    for lib, fn in (("XGBoost", _xgb_cases), ("LightGBM", _lgb_cases)):
-        cases, same, versions, name = fn(x, y, k, rounds, gamma)
-        cases["builtin"](RoundClock())
-        t = interleaved_round_medians(cases, repeats, warmup=0)
-        rows += _rows(f"{lib} multiclass", sizes, t, same, versions, name, SOFTMAX_TARGET)
-        del cases
-    return rows
+    return rows + _library_rows("multiclass", x, y, k, sizes, rounds, repeats, gamma, SOFTMAX_TARGET)

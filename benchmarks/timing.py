@@ -55,12 +55,12 @@ class RoundClock:
         return np.diff(self.marks)
 
 
-def interleaved_round_medians(candidates, repeats, warmup=1):
+def interleaved_round_medians(candidates, repeats):
     """Training time of each candidate as the sum over rounds of the median time of that round.
 
     ``candidates`` maps names to callables ``fn(clock)`` that train with ``clock.tick`` called
-    after every round. Candidates run in turns (a, b, c, a, b, c, ...) as in
-    :func:`interleaved_medians`; then for every round index the median over the repeats is
+    after every round (warm them up beforehand). Candidates run in turns (a, b, c, a, b, c, ...)
+    as in :func:`interleaved_medians`; then for every round index the median over the repeats is
     taken, and those medians are summed. On a shared machine a slow spell lasting a second or
     two spoils a few rounds of one run, not the run's whole total, so this estimator moves much
     less from one benchmark run to the next than the median of the totals (also returned).
@@ -68,21 +68,17 @@ def interleaved_round_medians(candidates, repeats, warmup=1):
     Returns ``{name: (sum of per-round medians, median of totals)}`` in seconds (a total runs
     from the start of the call to the last round's tick).
     """
-    for _ in range(warmup):
-        for fn in candidates.values():
-            fn(RoundClock())
     rounds = {name: [] for name in candidates}
-    totals = {name: [] for name in candidates}
     for _ in range(repeats):
         for name, fn in candidates.items():
             clock = RoundClock()
             fn(clock)
             rounds[name].append(clock.rounds())
-            totals[name].append(float(rounds[name][-1].sum()))
-    return {
-        name: (float(np.median(np.array(rounds[name]), axis=0).sum()), median(totals[name]))
-        for name in candidates
-    }
+    out = {}
+    for name, per_run in rounds.items():
+        per_run = np.array(per_run)  # (repeats, rounds)
+        out[name] = (float(np.median(per_run, axis=0).sum()), float(np.median(per_run.sum(axis=1))))
+    return out
 
 
 def verdict(value, limit, larger_is_better=False):

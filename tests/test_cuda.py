@@ -158,9 +158,7 @@ if not IN_SIM:
             seen.append(_cuda.booster_device_from_stack())
             return FocalLoss().grad_hess(predt, d.get_label())
 
-        # verbosity 1 explicitly: a train(params) with "verbosity": 0 earlier in the process sets
-        # XGBoost's global verbosity, which would silence this warning
-        with xgb.config_context(verbosity=1), pytest.warns(UserWarning, match="GPU"):
+        with pytest.warns(UserWarning, match="GPU"):
             xgb.train({"device": "cuda", "tree_method": "hist"}, dtrain, 2, obj=obj)
         assert seen == ["cpu", "cpu"]
 
