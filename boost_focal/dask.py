@@ -33,15 +33,19 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _frameworks
 from ._validation import check_sample_weight
+from .estimators._calibration import default_temperature
+from .estimators._scale import auto_loss_scale, check_loss_scale
 from .estimators._base import (
     _labels_1d,
     alpha_for_classes,
+    check_estimator_gamma,
     check_eval_metric,
     check_n_estimators,
     check_posterior_alpha,
     check_probability,
     encode_with_classes,
     make_objective,
+    relative_alpha,
     seed_from,
 )
 from .estimators.lgbm import _BOOSTER_PARAMS as _LGB_PARAMS
@@ -455,7 +459,8 @@ class _DaskFocalMixin:
                 "fewer than 2 classes have rows with positive sample_weight (scale_pos_weight and "
                 "class_weight included); a classifier needs at least 2"
             )
-        loss = FocalLoss(self.gamma, alpha_for_classes(self.alpha, classes), self.hessian)
+        loss = FocalLoss(check_estimator_gamma(self.gamma), relative_alpha(alpha_for_classes(self.alpha, classes)),
+                         self.hessian)
         if isinstance(loss.alpha, str):
             loss = FocalLoss(loss.gamma, balanced_alpha_from_counts(positive).tolist(), loss.hessian)
         try:
@@ -468,6 +473,14 @@ class _DaskFocalMixin:
         self.alpha_ = alpha
         self.loss_ = loss
         self.init_score_ = init_score_from_totals(loss, summary.totals * factors)
+        loss_scale = check_loss_scale(self.loss_scale)
+        if loss_scale == "auto":
+            loss_scale = auto_loss_scale(loss, summary.totals * factors, alpha, self.init_score_,
+                                         self._logloss_hessian_factor())
+        self.loss_scale_ = loss_scale
+        # no eval set on Dask: the calibrated probabilities use the default temperature
+        self.temperature_ = default_temperature(loss.gamma) if self.probability == "calibrated" else 1.0
+        self.margin_shift_ = 0.0
 
         codes, weights = self._codes_and_weights(y, w, classes, factors)
         if weights is not None and positive.sum() < summary.counts.sum():
@@ -475,7 +488,7 @@ class _DaskFocalMixin:
             # (it matters for bins and LightGBM's row counts, not for the gradients).
             keep = weights > 0
             X, codes, weights = X[keep], codes[keep], weights[keep]
-        objective = _PartitionObjective(loss, alpha)
+        objective = _PartitionObjective(loss, alpha * self.loss_scale_)
         self.booster_ = self._train_dask(client, X, codes, weights, objective, n_estimators, extra)
         self.best_iteration_ = self._rounds_trained() - 1
         self.n_estimators_ = self.best_iteration_ + 1

@@ -75,10 +75,17 @@ def test_probabilities_are_link_of_margin(cls, task, binary, multi):
     k = model.n_classes_
     assert proba.shape == (X.shape[0], k)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)
-    # posterior (default) == FocalLoss.posterior of the margin
-    post = model.loss_.posterior(margin)
+    # calibrated (default, no eval set) == FocalLoss.posterior of the margin at temperature 1.25
+    assert model.probability == "calibrated" and model.temperature_ == 1.25
+    post = model.loss_.posterior(margin / 1.25)
     expected = np.column_stack([1 - post, post]) if k == 2 else post
     np.testing.assert_allclose(proba, expected, rtol=1e-12, atol=1e-15)
+    # posterior == FocalLoss.posterior of the margin
+    model.set_params(probability="posterior")
+    post = model.loss_.posterior(margin)
+    expected = np.column_stack([1 - post, post]) if k == 2 else post
+    np.testing.assert_allclose(model.predict_proba(X), expected, rtol=1e-12, atol=1e-15)
+    proba = model.predict_proba(X)
     # raw == sigmoid / softmax of the margin, from the same fitted model
     model.set_params(probability="raw")
     raw = model.predict_proba(X)
@@ -87,7 +94,7 @@ def test_probabilities_are_link_of_margin(cls, task, binary, multi):
     # the focal posterior is not the raw link at gamma = 2: the switch is real
     assert np.abs(raw - proba).max() > 1e-3
     # predict is the argmax of what predict_proba returns, as labels from classes_
-    for mode in ("raw", "posterior"):
+    for mode in ("raw", "posterior", "calibrated"):
         model.set_params(probability=mode)
         np.testing.assert_array_equal(model.predict(X), model.classes_[np.argmax(model.predict_proba(X), axis=1)])
 
@@ -130,10 +137,15 @@ def test_xgb_matches_xgbclassifier_at_gamma_zero(binary, multi):
     X, y = multi
     ours = make(
         FocalXGBClassifier, gamma=0.0, hessian="exact", n_estimators=40, learning_rate=0.15, reg_lambda=0.5,
-        min_child_weight=0.0,
+        min_child_weight=0.0, loss_scale=1.0,
     ).fit(X[:600], y[:600])
     ref = xgb.XGBClassifier(n_jobs=1, n_estimators=40, min_child_weight=0.0, base_score=ours.init_score_.tolist())
     ref.fit(X[:600], y[:600])
+    np.testing.assert_allclose(ours.predict_proba(X[600:]), ref.predict_proba(X[600:]), rtol=0, atol=1e-6)
+    # loss_scale="auto" (default) is 2 here, XGBoost's own multiclass Hessian convention: the same
+    # parameters then give XGBClassifier's trees
+    ours = make(FocalXGBClassifier, gamma=0.0, hessian="exact", n_estimators=40, min_child_weight=0.0).fit(X[:600], y[:600])
+    assert ours.loss_scale_ == pytest.approx(2.0, rel=1e-12)
     np.testing.assert_allclose(ours.predict_proba(X[600:]), ref.predict_proba(X[600:]), rtol=0, atol=1e-6)
 
 
@@ -242,13 +254,13 @@ def test_clear_errors(cls, binary):
     with pytest.raises(ValueError, match="gamma must be"):
         make(cls, gamma=-1).fit(X, y)
     with pytest.raises(ValueError, match="probability must be"):
-        make(cls, probability="calibrated").fit(X, y)
+        make(cls, probability="tempered").fit(X, y)
     with pytest.raises(ValueError, match="posterior of those classes is undefined"):
         make(cls, alpha=[1.0, 0.0]).fit(X, y)
     with pytest.raises(ValueError, match="early_stopping_rounds needs a validation set"):
         make(cls, early_stopping_rounds=5).fit(X, y)
     with pytest.raises(ValueError, match="eval_metric must be"):
-        make(cls, eval_metric="f1").fit(X, y, eval_set=[(X, y)])
+        make(cls, eval_metric="f1_typo").fit(X, y, eval_set=[(X, y)])
     with pytest.raises(ValueError, match="not in the training classes"):
         make(cls).fit(X, y, eval_set=[(X, y + 1)])
     with pytest.raises(ValueError, match="sets the .* parameter 'objective' itself"):
@@ -364,11 +376,17 @@ def test_named_and_callable_metrics(cls, binary):
     def valid_log_loss(y_true, proba, sample_weight):
         return log_loss(y_true, proba, sample_weight=sample_weight, labels=np.unique(y))
 
-    model = make(cls, n_estimators=200, learning_rate=0.3, eval_metric=valid_log_loss, early_stopping_rounds=10)
+    model = make(cls, n_estimators=200, learning_rate=0.3, eval_metric=valid_log_loss, early_stopping_rounds=10,
+                 probability="posterior")
     model.fit(Xt, yt, eval_set=[(Xv, yv)])
     history = model.evals_result_["validation_0"]["valid_log_loss"]
     assert history[model.best_iteration_] == min(history)
     np.testing.assert_allclose(model.best_score_, log_loss(yv, model.predict_proba(Xv)))
+    # calibrated (default): the metric is recorded with the no-eval-set temperature during training;
+    # the temperature fitted on the eval set afterwards can only lower that eval log loss
+    model = make(cls, n_estimators=200, learning_rate=0.3, eval_metric=valid_log_loss, early_stopping_rounds=10)
+    model.fit(Xt, yt, eval_set=[(Xv, yv)])
+    assert log_loss(yv, model.predict_proba(Xv)) <= model.best_score_ + 1e-12
 
 
 # --------------------------------------------------------------------------- inputs

@@ -93,3 +93,34 @@ def test_binary_posterior_matches_doc(gamma, alpha):
     env = dict(np=np, p=1 / (1 + np.exp(-z)), a0=1 - alpha, a1=alpha, phi=phi)
     np.testing.assert_allclose(FocalLoss(gamma, alpha).posterior(z), _eval("binary_posterior", env),
                                rtol=1e-9, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------- section 7 (estimators)
+def test_loss_scale_matches_doc():
+    from boost_focal import FocalXGBClassifier
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(400, 3))
+    y = (X[:, 0] + rng.normal(size=400) > 1.2).astype(int)
+    w = rng.uniform(0.5, 2.0, size=400)
+    for alpha in (None, 0.8, "balanced"):
+        model = FocalXGBClassifier(alpha=alpha, n_estimators=1, n_jobs=1).fit(X, y, sample_weight=w)
+        _, h = FocalLoss(2.0, model.alpha_.tolist(), "bohning").grad_hess(np.full(400, model.init_score_), y, w)
+        h = h / w  # the per-row Hessian; the doc's mean is weighted
+        pi1 = np.average(y, weights=w)
+        expected = _eval("loss_scale_binary", dict(np=np, max=max, pi1=pi1, h_focal_at_start=h, w=w))
+        assert model.loss_scale_ == pytest.approx(expected, rel=1e-9)
+
+
+def test_temperature_formulas_match_doc():
+    from boost_focal import FocalLGBMClassifier
+
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(300, 3))
+    y = (X[:, 0] + rng.normal(size=300) > 1.0).astype(int)
+    for gamma in (0.0, 1.0, 2.0, 4.0):
+        model = FocalLGBMClassifier(gamma=gamma, n_estimators=5, n_jobs=1).fit(X, y)
+        assert model.temperature_ == pytest.approx(_eval("default_temperature", dict(gamma=gamma)))
+        z = model.decision_function(X)
+        env = dict(posterior=model.loss_.posterior, z=z, T=model.temperature_, b=model.margin_shift_)
+        np.testing.assert_allclose(model.predict_proba(X)[:, 1], _eval("tempered_posterior", env), rtol=1e-12)

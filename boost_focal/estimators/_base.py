@@ -10,6 +10,7 @@ metric recorder to the library subclass (``_train_booster``). ``predict_proba`` 
 
 import math
 import numbers
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -20,10 +21,16 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from .._validation import check_sample_weight
 from ..focal import FocalLoss
+from ._calibration import default_temperature, fit_temperature, temper
 from ._evaluation import EvalRecorder, check_early_stopping_rounds, check_eval_metric
+from ._scale import auto_loss_scale, check_loss_scale
 from ._threads import kernel_threads
 
-PROBABILITY_MODES = ("posterior", "raw")
+PROBABILITY_MODES = ("calibrated", "posterior", "raw")
+
+#: the largest gamma the estimators train with: the float32 kernels are verified to gamma = 50
+#: (tests/test_fastmath.py); beyond it (1 - p_t)^gamma underflows for all but the hardest rows
+MAX_GAMMA = 50.0
 
 
 # ---------------------------------------------------------------------------- pure helpers
@@ -112,18 +119,43 @@ def alpha_for_classes(alpha, classes):
     return [alpha[c] for c in labels]
 
 
+def relative_alpha(alpha):
+    """A per-class alpha sequence with any weight above 1 divided by the largest (ratios kept)."""
+    if alpha is None or isinstance(alpha, (str, numbers.Real)):
+        return alpha
+    values = np.asarray(alpha, dtype=np.float64)
+    if values.ndim == 1 and values.size and np.all(np.isfinite(values)) and values.max() > 1.0:
+        return (values / values.max()).tolist()
+    return alpha
+
+
 def check_probability(probability):
     if not isinstance(probability, str) or probability not in PROBABILITY_MODES:
         raise ValueError(
-            f"probability must be 'posterior' (the class posterior recovered from the focal margin) "
+            "probability must be 'calibrated' (the class posterior of the focal-temperature-scaled margin, "
+            "the default), 'posterior' (the class posterior recovered from the focal margin as is) "
             f"or 'raw' (plain sigmoid/softmax of the margin); got {probability!r}"
         )
     return probability
 
 
+def check_estimator_gamma(gamma):
+    """The focal gamma of an estimator: FocalLoss's rules plus the trainable bound MAX_GAMMA."""
+    from .._validation import check_gamma
+
+    gamma = check_gamma(gamma)
+    if gamma > MAX_GAMMA:
+        raise ValueError(
+            f"gamma={gamma:g} is beyond what the estimators train with (0 <= gamma <= {MAX_GAMMA:g}; Lin et al. "
+            "use 0.5-5): (1 - p_t)^gamma underflows for all but the hardest rows, so the model and its starting "
+            "score would be meaningless; use gamma <= 5 for the usual focal effect"
+        )
+    return gamma
+
+
 def check_posterior_alpha(probability, alpha, classes):
     """The posterior divides by alpha_k: refuse a zero alpha when probabilities are the posterior."""
-    if probability == "posterior" and (alpha <= 0).any():
+    if probability != "raw" and (alpha <= 0).any():
         raise ValueError(
             f"alpha is 0 for class(es) {classes[alpha <= 0].tolist()}, so the posterior of those classes "
             "is undefined; give every class a positive alpha or use probability='raw'"
@@ -289,8 +321,14 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         return np.ascontiguousarray(factors if w.size == 0 else w * factors, dtype=np.float64)
 
     def _focal_loss(self, classes, y):
-        """(FocalLoss with alpha resolved to a (K,) array, that array), with clear errors."""
-        loss = FocalLoss(self.gamma, alpha_for_classes(self.alpha, classes), self.hessian)
+        """(FocalLoss with alpha resolved to a (K,) array, that array), with clear errors.
+
+        Per-class alphas may be any non-negative numbers (relative class weights): they are divided
+        by the largest so that the FocalLoss keeps Lin et al.'s alpha in [0, 1]. The overall size of
+        alpha does not matter to the estimators, whose loss scale (``loss_scale_``) absorbs it.
+        """
+        loss = FocalLoss(check_estimator_gamma(self.gamma), relative_alpha(alpha_for_classes(self.alpha, classes)),
+                         self.hessian)
         try:
             alpha = loss.class_alpha(classes.shape[0], y)
         except ValueError as exc:
@@ -329,7 +367,8 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         self._import_library()
         extra = self._check_extra_params()
         check_probability(self.probability)
-        metric = check_eval_metric(self.eval_metric)
+        loss_scale = check_loss_scale(self.loss_scale)
+        metric, greater_is_better = check_eval_metric(self.eval_metric)
         n_estimators = check_n_estimators(self.n_estimators)
         X = self._validate_X(X, reset=True)
         classes, y = encode_labels(y)
@@ -364,13 +403,24 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         self.loss_ = loss
         with kernel_threads(self.n_jobs, 0):  # the optimiser evaluates K x K margins: serial
             self.init_score_ = loss.init_score(y, w if w.size else None, self.n_classes_)
+            totals = np.bincount(y, weights=w if w.size else None, minlength=self.n_classes_).astype(np.float64)
+            self.loss_scale_ = (
+                auto_loss_scale(loss, totals, alpha, self.init_score_, self._logloss_hessian_factor())
+                if loss_scale == "auto"
+                else loss_scale
+            )
 
+        # Probabilities during training (eval metrics) use the no-eval-set temperature; with an
+        # eval set it is refitted after training (_calibration).
+        self.temperature_ = default_temperature(loss.gamma) if self.probability == "calibrated" else 1.0
+        self.margin_shift_ = 0.0
         evals = self._prepare_eval_sets(eval_set, eval_sample_weight)
         rounds = check_early_stopping_rounds(self.early_stopping_rounds, len(evals))
         recorder = EvalRecorder(
-            metric, [(ye, we) for _, ye, we in evals], loss, self._proba_from_margin, classes, rounds, self.n_jobs
+            metric, [(ye, we) for _, ye, we in evals], loss, self._proba_from_margin, classes, rounds, self.n_jobs,
+            greater_is_better,
         )
-        objective = make_objective(loss, y, w, alpha, self.n_jobs)
+        objective = make_objective(loss, y, w, alpha * self.loss_scale_, self.n_jobs)
         self.booster_ = self._train_booster(
             X, y, w, evals, objective, recorder, n_estimators, extra, verbose, **train_kwargs
         )
@@ -381,16 +431,86 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         self.best_iteration_ = self.n_estimators_ - 1 if self.n_estimators_ else None
         self.best_score_ = recorder.history[-1][self.best_iteration_] if evals and self.n_estimators_ else None
         self.evals_result_ = recorder.results()
+        stalled = recorder.stalled_warning()
+        if stalled:
+            warnings.warn(stalled, UserWarning, stacklevel=3)
+        self._warn_if_constant(X)
+        if self.probability == "calibrated" and evals:
+            Xe, ye, we = evals[-1]
+            self._fit_temperature(self._predict_margin(Xe, self.n_estimators_), ye, we)
         return self
+
+    # ------------------------------------------------------------ after fit
+    def _fit_temperature(self, margin, y, w):
+        """temperature_ and margin_shift_ from held-out margins and class codes (see _calibration)."""
+        margin = np.asarray(margin, dtype=np.float64)
+        with kernel_threads(self.n_jobs, margin.size):
+            self.temperature_, self.margin_shift_ = fit_temperature(
+                self._posterior, margin, y, w, self.loss_.gamma, default_temperature(self.loss_.gamma)
+            )
+
+    def calibrate(self, X, y, sample_weight=None):
+        """Refit the focal temperature (``temperature_``, ``margin_shift_``) on held-out rows.
+
+        For a model fitted without an ``eval_set``: pass rows the model was not trained on (a
+        calibration split). Only the two scalars of ``probability="calibrated"`` change; the trees
+        do not. Returns self.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        codes = encode_with_classes(y, self.classes_, "y")
+        if codes.shape[0] != num_rows(X):
+            raise ValueError(f"X has {num_rows(X)} rows but y has {codes.shape[0]} labels")
+        w = check_sample_weight(sample_weight, codes.shape[0])
+        self._fit_temperature(self._predict_margin(X, self.n_estimators_), codes, w if w.size else None)
+        return self
+
+    def _warn_if_constant(self, X):
+        """Warn when the fitted model is (almost) the constant starting score: the silent non-model."""
+        n_trees = self._rounds_trained()
+        splits = self._n_splits()
+        hint = (
+            f"Focal Hessians are small (about alpha_t (1 - p_t)^gamma of logloss's; gamma={self.loss_.gamma:g}, "
+            f"loss_scale_={self.loss_scale_:.3g}): lower the Hessian thresholds ({self._hessian_threshold_names}) "
+            "or reg_lambda, use loss_scale='auto', lower gamma, or add data."
+        )
+        if n_trees and splits == 0:
+            warnings.warn(
+                f"no tree of the {n_trees} trained made a split: the model predicts the constant starting score "
+                f"for every row. {hint}",
+                UserWarning,
+                stacklevel=4,
+            )
+            return
+        if n_trees and splits:
+            rows = take_rows(X, np.linspace(0, num_rows(X) - 1, min(num_rows(X), 1000)).astype(np.int64))
+            moved = np.max(np.abs(np.asarray(self._predict_margin(rows, self.n_estimators_)) - self.init_score_))
+            if moved < 1e-3:
+                warnings.warn(
+                    f"the trees barely move the margin (largest change from the starting score on training rows: "
+                    f"{moved:.2g}): the model is almost the constant starting score. {hint}",
+                    UserWarning,
+                    stacklevel=4,
+                )
 
     # ------------------------------------------------------------ predict
     def _posterior_is_link(self):
         """gamma = 0 with equal alphas: the posterior IS sigmoid/softmax (use the same code path)."""
         return self.loss_.gamma == 0.0 and bool(np.all(self.alpha_ == self.alpha_[0]))
 
+    def _posterior(self, margin):
+        """The class posterior of margins: P(classes_[1]) (n,) for two classes, else (n, K)."""
+        if self._posterior_is_link():
+            return special.expit(margin) if margin.ndim == 1 else special.softmax(margin, axis=1)
+        with kernel_threads(self.n_jobs, margin.size):
+            return self.loss_.posterior(margin)
+
     def _proba_from_margin(self, margin):
         margin = np.asarray(margin, dtype=np.float64)
-        posterior = check_probability(self.probability) == "posterior" and not self._posterior_is_link()
+        mode = check_probability(self.probability)
+        if mode == "calibrated":
+            margin = temper(margin, self.temperature_, self.margin_shift_)
+        posterior = mode != "raw" and not self._posterior_is_link()
         if margin.ndim == 1:
             if posterior:
                 with kernel_threads(self.n_jobs, margin.size):
@@ -428,6 +548,16 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         raise NotImplementedError
 
     def _train_booster(self, X, y, w, evals, objective, recorder, n_estimators, extra, verbose, **kwargs):
+        raise NotImplementedError  # pragma: no cover
+
+    _hessian_threshold_names = ""  # the library's minimum-Hessian parameters, for messages
+
+    def _n_splits(self):
+        """Number of splits in all trees (None when the booster type has no trees)."""
+        raise NotImplementedError  # pragma: no cover
+
+    def _logloss_hessian_factor(self):
+        """The library's multiclass logloss Hessian is this times p (1 - p) (see ``_scale``)."""
         raise NotImplementedError  # pragma: no cover
 
     def _rounds_trained(self):

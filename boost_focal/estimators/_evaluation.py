@@ -66,17 +66,81 @@ METRICS = {
 }
 
 
+class _ScorerMetric:
+    """A scikit-learn scorer (a name such as "average_precision" or a ``make_scorer`` object) as
+    ``f(y_true, proba, sample_weight)`` plus its direction.
+
+    Scorers are called with an estimator and X; here only the probabilities exist, so the scorer's
+    score function is called on them directly, with the response it asks for: the probability of
+    ``classes_[1]`` (binary, "predict_proba"/"decision_function" responses), the full matrix
+    (multiclass), or the most probable class ("predict"). Its sign gives the direction.
+    """
+
+    def __init__(self, scorer, name):
+        self.scorer = scorer
+        self.__name__ = name
+        self.greater_is_better = getattr(scorer, "_sign", 1) > 0
+
+    def __call__(self, y_true, proba, sample_weight, classes=None):
+        """The score of ``proba`` (columns in ``classes`` order; default: the sorted labels of y)."""
+        scorer = self.scorer
+        response = getattr(scorer, "_response_method", "predict")
+        response = response if isinstance(response, str) else response[0]
+        if response == "predict":
+            classes = np.unique(y_true) if classes is None else np.asarray(classes)
+            pred = classes[np.argmax(proba, axis=1)]
+        elif proba.shape[1] == 2:
+            pred = proba[:, 1]
+        else:
+            pred = proba
+        kwargs = dict(getattr(scorer, "_kwargs", {}))
+        if sample_weight is not None:
+            kwargs["sample_weight"] = sample_weight
+        return float(scorer._score_func(y_true, pred, **kwargs))
+
+
+def _scorer(name_or_scorer):
+    """A scikit-learn scorer from a registered name or a scorer object, else None."""
+    from sklearn.metrics import get_scorer, get_scorer_names
+
+    if isinstance(name_or_scorer, str):
+        if name_or_scorer not in get_scorer_names():
+            return None
+        return _ScorerMetric(get_scorer(name_or_scorer), name_or_scorer)
+    if hasattr(name_or_scorer, "_score_func") and hasattr(name_or_scorer, "_sign"):
+        name = getattr(name_or_scorer._score_func, "__name__", "custom")
+        return _ScorerMetric(name_or_scorer, name)
+    return None
+
+
 def check_eval_metric(eval_metric):
-    """None -> 'focal'; a known name or a callable ``f(y_true, proba, sample_weight) -> float``."""
+    """(metric, higher_is_better) for an ``eval_metric`` argument.
+
+    None -> "focal"; a built-in name (its own direction); a scikit-learn scorer name such as
+    "average_precision", "roc_auc" or "neg_log_loss", or a ``sklearn.metrics.make_scorer`` object
+    (direction from the scorer: ``greater_is_better``); or a callable
+    ``f(y_true, proba, sample_weight) -> float``, minimised unless it has an attribute
+    ``greater_is_better = True``.
+    """
     if eval_metric is None:
-        return "focal"
-    if callable(eval_metric):
-        return eval_metric
+        return "focal", False
     if isinstance(eval_metric, str) and eval_metric in METRICS:
-        return eval_metric
+        return eval_metric, METRICS[eval_metric][1]
+    scorer = _scorer(eval_metric)
+    if scorer is not None:
+        return scorer, scorer.greater_is_better
+    if callable(eval_metric):
+        greater = getattr(eval_metric, "greater_is_better", False)
+        if not isinstance(greater, (bool, np.bool_)):
+            raise TypeError(
+                f"eval_metric.greater_is_better must be True or False, got {greater!r}"
+            )
+        return eval_metric, bool(greater)
     raise ValueError(
-        f"eval_metric must be None (the focal loss), one of {', '.join(map(repr, METRICS))}, or a callable "
-        f"f(y_true, proba, sample_weight) -> float where lower is better; got {eval_metric!r}"
+        f"eval_metric must be None (the focal loss), one of {', '.join(map(repr, METRICS))}, a scikit-learn "
+        "scorer name (e.g. 'average_precision', 'neg_log_loss') or scorer object (sklearn.metrics.make_scorer), "
+        "or a callable f(y_true, proba, sample_weight) -> float (minimised; set f.greater_is_better = True to "
+        f"maximise); got {eval_metric!r}"
     )
 
 
@@ -101,7 +165,7 @@ class EvalRecorder:
     the best value. ``rounds=None`` records without stopping.
     """
 
-    def __init__(self, metric, eval_sets, loss, to_proba, classes, rounds=None, n_jobs=None):
+    def __init__(self, metric, eval_sets, loss, to_proba, classes, rounds=None, n_jobs=None, higher_is_better=None):
         self.eval_sets = eval_sets  # list of (y_encoded int64, weights float64 or None)
         self.loss = loss
         self.to_proba = to_proba
@@ -112,7 +176,7 @@ class EvalRecorder:
             self.name = getattr(metric, "__name__", None) or "custom"
             if not self.name.isidentifier():  # lambdas, partials: keep log names parseable
                 self.name = "custom"
-            self.higher_is_better = False
+            self.higher_is_better = check_eval_metric(metric)[1] if higher_is_better is None else higher_is_better
             self._fn = self._user_metric(metric)
         else:
             self.name = metric
@@ -125,6 +189,13 @@ class EvalRecorder:
 
     def _user_metric(self, f):
         classes = self.classes
+
+        if isinstance(f, _ScorerMetric):
+
+            def call(y, w, margin, loss, to_proba):
+                return f(classes[y], to_proba(margin), w, classes)
+
+            return call
 
         def call(y, w, margin, loss, to_proba):
             return float(f(classes[y], to_proba(margin), w))
@@ -159,6 +230,23 @@ class EvalRecorder:
             return False
         self._since_best += 1
         return self.rounds is not None and self._since_best >= self.rounds
+
+    def stalled_warning(self):
+        """A message when early stopping kept the first round of a longer run, else None.
+
+        That is what a score minimised by mistake looks like (a higher-is-better metric given as a
+        plain callable), and also what a learning rate too large for the data looks like.
+        """
+        n_rounds = len(self.history[-1]) if self.history else 0
+        if self.rounds is None or self.best_iteration != 0 or n_rounds < 2:
+            return None
+        direction = "maximised" if self.higher_is_better else "minimised"
+        return (
+            f"early stopping kept round 0 of {n_rounds}: eval_metric {self.name!r} ({direction}) never improved "
+            "after the first round. If higher values of your metric are better, say so: pass a scikit-learn "
+            "scorer name (e.g. eval_metric='average_precision') or set greater_is_better = True on the "
+            "callable; otherwise lower learning_rate."
+        )
 
     def results(self):
         """``{"validation_i": {metric_name: [value per round]}}``, like the libraries' evals_result."""

@@ -55,22 +55,36 @@ class FocalLGBMClassifier(FocalBoostClassifier):
 
     Parameters
     ----------
-    gamma : float >= 0, default 2.0
+    gamma : float in [0, 50], default 2.0
         Focal focusing parameter (0 = cross-entropy).
     alpha : None, float, sequence, dict or "balanced", default None
         Class weights: a float is the weight of ``classes_[1]`` (binary; class 0 gets 1 - alpha);
-        a sequence gives one weight per class in ``classes_`` order; a dict maps class labels to
-        weights; "balanced" uses inverse class frequencies of the training labels.
+        a sequence gives one weight per class in ``classes_`` order (any non-negative numbers: only
+        their ratios matter); a dict maps class labels to weights; "balanced" uses inverse class
+        frequencies of the training labels.
     hessian : {"bohning", "exact", "abs", "clip"}, default "bohning"
         Second-derivative safeguard (see :class:`boost_focal.FocalLoss`).
-    probability : {"posterior", "raw"}, default "posterior"
-        What ``predict_proba`` returns: the class posterior recovered from the focal margin, or
-        plain sigmoid/softmax of the margin. ``predict`` takes the most probable class of it.
+    probability : {"calibrated", "posterior", "raw"}, default "calibrated"
+        What ``predict_proba`` returns. "calibrated": the class posterior of the tempered margin
+        z / T + b (``temperature_``, ``margin_shift_``), with T and b fitted on the last
+        ``eval_set`` after training, or T = 1 + gamma/8, b = 0 without one (see
+        ``docs/calibration.md``; :meth:`calibrate` refits them on held-out rows). "posterior": the
+        class posterior recovered from the focal margin as is. "raw": plain sigmoid/softmax of the
+        margin. ``predict`` takes the most probable class of it.
+    loss_scale : "auto" or float > 0, default "auto"
+        Train on loss_scale * FL. "auto" (``loss_scale_``) makes the mean Hessian at the starting
+        score equal to the library's own logloss Hessian at its starting score, so that Hessian
+        thresholds and L2 penalties mean what they mean for the library's logloss classifier
+        (focal Hessians are smaller by about alpha_t (1 - p_t)^gamma). 1.0 trains on the focal
+        loss of Lin et al. as is. The minimiser, the starting score and the posterior do not depend
+        on it.
     n_estimators : int, default 100
         Boosting rounds.
-    eval_metric : None, "focal", "logloss", "error", "auc", "aucpr" or callable
-        Metric recorded on each ``eval_set`` (default: the focal loss). A callable is called as
-        ``f(y_true, proba, sample_weight)`` and must return a float where lower is better.
+    eval_metric : None, "focal", "logloss", "error", "auc", "aucpr", a scikit-learn scorer, or callable
+        Metric recorded on each ``eval_set`` (default: the focal loss). A scikit-learn scorer name
+        ("average_precision", "roc_auc", "neg_log_loss", ...) or ``make_scorer`` object is maximised
+        (its own direction). A callable ``f(y_true, proba, sample_weight)`` is minimised, unless it
+        has an attribute ``greater_is_better = True``.
     early_stopping_rounds : int or None
         Stop after this many rounds without improvement of ``eval_metric`` on the last eval set;
         predictions then use the best round (``best_iteration_``).
@@ -96,6 +110,10 @@ class FocalLGBMClassifier(FocalBoostClassifier):
     init_score_ : float or ndarray (K,)
         The focal-optimal constant starting margin.
     alpha_, loss_, best_iteration_, n_estimators_, best_score_, evals_result_, feature_importances_
+    loss_scale_ : float
+        The factor the focal loss was multiplied by in training (see ``loss_scale``).
+    temperature_, margin_shift_ : float
+        The focal temperature T and shift b of ``probability="calibrated"``.
     """
 
     _library_name = "LightGBM"
@@ -120,7 +138,8 @@ class FocalLGBMClassifier(FocalBoostClassifier):
         gamma=2.0,
         alpha=None,
         hessian="bohning",
-        probability="posterior",
+        probability="calibrated",
+        loss_scale="auto",
         boosting_type="gbdt",
         num_leaves=31,
         max_depth=-1,
@@ -149,6 +168,7 @@ class FocalLGBMClassifier(FocalBoostClassifier):
         self.alpha = alpha
         self.hessian = hessian
         self.probability = probability
+        self.loss_scale = loss_scale
         self.boosting_type = boosting_type
         self.num_leaves = num_leaves
         self.max_depth = max_depth
@@ -306,6 +326,14 @@ class FocalLGBMClassifier(FocalBoostClassifier):
             feval=feval,
             callbacks=callbacks or None,
         )
+
+    _hessian_threshold_names = "min_child_weight (min_sum_hessian_in_leaf)"
+
+    def _n_splits(self):
+        return int(self.booster_.feature_importance(importance_type="split").sum())
+
+    def _logloss_hessian_factor(self):
+        return self.n_classes_ / (self.n_classes_ - 1.0)  # multiclass: K/(K-1) p (1 - p)
 
     def _rounds_trained(self):
         return self.booster_.current_iteration()

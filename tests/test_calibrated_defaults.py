@@ -1,0 +1,297 @@
+"""Issue 16: the estimators' loss scale, focal temperature, metric direction and non-model warnings.
+
+References are independent of the code under test: the loss scale is checked against the mean
+Hessian of ``FocalLoss.grad_hess`` over every training row at the starting score and the plain
+logloss Hessian p (1 - p); the tempered probabilities against ``FocalLoss.posterior`` of
+z / T + b; metric directions against scikit-learn's own scores of each round's model.
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit
+from sklearn.datasets import make_classification
+from sklearn.metrics import average_precision_score, log_loss, make_scorer, roc_auc_score
+
+from boost_focal import FocalLGBMClassifier, FocalLoss, FocalXGBClassifier
+from boost_focal.estimators._calibration import default_temperature
+
+ESTIMATORS = (FocalXGBClassifier, FocalLGBMClassifier)
+ids = ["xgb", "lgbm"]
+
+
+@pytest.fixture(scope="module")
+def binary():
+    X, y = make_classification(1500, 8, n_informative=4, weights=[0.9], flip_y=0.05, random_state=3)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def hpc_with_two_row_class(shared_data):
+    """hpc_jobs (4 classes, real) with its rarest class cut to 2 rows: the issue's failing case."""
+    frame = pd.read_parquet(shared_data / "hpc_jobs.parquet")
+    y = frame.pop("target").astype(str).to_numpy()
+    X = frame.apply(lambda c: c.cat.codes if isinstance(c.dtype, pd.CategoricalDtype) else c).to_numpy(float)
+    labels, counts = np.unique(y, return_counts=True)
+    rare = labels[np.argmin(counts)]
+    others = np.random.default_rng(0).choice(np.flatnonzero(y != rare), 1200, replace=False)
+    keep = np.sort(np.concatenate([others, np.flatnonzero(y == rare)[:2]]))
+    return X[keep], y[keep], rare
+
+
+def _fit(cls, X, y, **params):
+    params.setdefault("n_jobs", 1)
+    fit_kwargs = params.pop("_fit", {})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = cls(**params).fit(X, y, **fit_kwargs)
+    return model, [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+
+
+# ---------------------------------------------------------------------------- loss scale
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
+@pytest.mark.parametrize("alpha", [None, 0.9, "balanced"])
+def test_auto_loss_scale_matches_logloss_hessian_at_start(cls, binary, alpha):
+    X, y = binary
+    model = cls(n_estimators=1, alpha=alpha, n_jobs=1).fit(X, y)
+    fl = FocalLoss(model.loss_.gamma, model.alpha_.tolist(), model.hessian)
+    _, h = fl.grad_hess(np.full(y.shape[0], model.init_score_), y)
+    p = y.mean()
+    np.testing.assert_allclose(model.loss_scale_, max(1.0, p * (1 - p) / h.mean()), rtol=1e-9)
+    if alpha == "balanced":  # here the focal start Hessian is the smaller one: the scale is raised
+        assert model.loss_scale_ > 1.0
+        np.testing.assert_allclose(model.loss_scale_ * h.mean(), p * (1 - p), rtol=1e-9)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
+def test_multiclass_auto_loss_scale_uses_the_library_hessian_convention(cls, hpc_with_two_row_class):
+    X, y, _ = hpc_with_two_row_class
+    model = cls(n_estimators=1, alpha="balanced", n_jobs=1).fit(X, y)
+    codes = np.searchsorted(model.classes_, y)
+    k = model.n_classes_
+    margin = np.tile(model.init_score_, (y.shape[0], 1))
+    _, h = FocalLoss(model.loss_.gamma, model.alpha_.tolist(), model.hessian).grad_hess(margin, codes)
+    prior = np.bincount(codes, minlength=k) / y.shape[0]
+    factor = 2.0 if cls is FocalXGBClassifier else k / (k - 1.0)  # multi:softprob / LightGBM multiclass
+    assert model.loss_scale_ > 100.0  # the majority class's alpha is tiny: raised a lot
+    np.testing.assert_allclose(model.loss_scale_ * h.sum(axis=1).mean(), factor * np.sum(prior * (1 - prior)), rtol=1e-9)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
+def test_loss_scale_changes_nothing_without_regularisers(cls, binary):
+    """c * FL has the same Newton steps and split order: with every Hessian threshold and L2
+    penalty off, the scale must not change the model (up to float32 rounding)."""
+    X, y = binary
+    off = dict(min_child_weight=0.0, reg_lambda=0.0, n_estimators=10, n_jobs=1, probability="posterior")
+    if cls is FocalLGBMClassifier:
+        off.update(min_child_samples=5)
+    a = cls(loss_scale=1.0, **off).fit(X, y)
+    b = cls(loss_scale=8.0, **off).fit(X, y)
+    # (XGBoost's tiny fixed epsilons in Hessian units move a few leaves by ~3e-4)
+    np.testing.assert_allclose(a.decision_function(X), b.decision_function(X), atol=1e-3)
+    assert a.loss_scale_ == 1.0 and b.loss_scale_ == 8.0
+    # with an L2 penalty the scale matters: that is what it is for
+    on = {**off, "reg_lambda": 5.0}
+    diff = cls(loss_scale=1.0, **on).fit(X, y).decision_function(X) - cls(loss_scale=8.0, **on).fit(X, y).decision_function(X)
+    assert np.abs(diff).max() > 0.05
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
+@pytest.mark.parametrize("bad", [0, -1.0, np.nan, np.inf, "big", True])
+def test_bad_loss_scale(cls, binary, bad):
+    with pytest.raises(ValueError, match="loss_scale must be 'auto'"):
+        cls(loss_scale=bad, n_estimators=2).fit(*binary)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
+def test_per_class_alpha_above_one_is_a_relative_weight(cls, binary):
+    X, y = binary
+    a = cls(alpha=[1.0, 9.0], n_estimators=5, n_jobs=1).fit(X, y)
+    b = cls(alpha=[0.1, 0.9], n_estimators=5, n_jobs=1).fit(X, y)
+    np.testing.assert_allclose(a.alpha_, [1 / 9, 1.0])
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), rtol=1e-5, atol=1e-7)
+
+
+# ---------------------------------------------------------------------------- never a silent non-model
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
+def test_balanced_alpha_with_a_two_row_class_grows_a_real_model(cls, hpc_with_two_row_class):
+    X, y, rare = hpc_with_two_row_class
+    model, caught = _fit(cls, X, y, alpha="balanced", n_estimators=60, learning_rate=0.1)
+    assert model.alpha_.min() < 0.01  # the majority class's balanced alpha (sum-to-1 convention)
+    assert not [m for m in caught if "split" in m or "barely move" in m]
+    assert model._n_splits() > 50
+    proba = model.predict_proba(X)
+    common = model.classes_ != rare
+    auc = roc_auc_score(y == model.classes_[common][0], proba[:, np.flatnonzero(common)[0]])
+    assert auc > 0.75
+
+
+def test_xgb_raw_focal_scale_starves_the_trees(hpc_with_two_row_class):
+    """The issue's failure in the raw focal units (loss_scale=1): balanced alphas of ~0.001 put most
+    leaves under min_child_weight=1, so XGBoost grows a small fraction of the splits it grows at the
+    logloss scale, and ranks the common classes worse."""
+    X, y, rare = hpc_with_two_row_class
+    raw, _ = _fit(FocalXGBClassifier, X, y, alpha="balanced", loss_scale=1.0, n_estimators=20)
+    auto, _ = _fit(FocalXGBClassifier, X, y, alpha="balanced", n_estimators=20)
+    assert raw.loss_scale_ == 1.0 and auto.loss_scale_ > 100
+    assert raw._n_splits() < 0.1 * auto._n_splits()
+    common = np.flatnonzero(auto.classes_ != rare)
+    auc = [roc_auc_score(y == auto.classes_[k], m.predict_proba(X)[:, k]) for m in (raw, auto) for k in common[:1]]
+    assert auc[1] > auc[0] + 0.02
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
+def test_no_split_model_warns_with_the_fix(cls, binary):
+    X, y = binary
+    _, caught = _fit(cls, X, y, min_child_weight=1e6, n_estimators=5)
+    assert any("made a split" in m and "constant starting score" in m for m in caught)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
+def test_barely_moving_model_warns(cls, binary):
+    X, y = binary
+    params = dict(n_estimators=3, learning_rate=1e-6, min_child_weight=0.0)
+    _, caught = _fit(cls, X, y, **params)
+    assert any("barely move the margin" in m for m in caught)
+    _, caught = _fit(cls, X, y, n_estimators=3)
+    assert not any("barely move" in m or "made a split" in m for m in caught)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
+@pytest.mark.parametrize("gamma", [50.5, 2000.0])
+def test_gamma_beyond_the_trainable_range_is_an_error(cls, binary, gamma):
+    with pytest.raises(ValueError, match=r"gamma=.* is beyond what the estimators train with \(0 <= gamma <= 50"):
+        cls(gamma=gamma).fit(*binary)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
+@pytest.mark.parametrize("gamma", [20.0, 50.0])
+def test_large_gamma_still_trains(cls, binary, gamma):
+    X, y = binary
+    model, caught = _fit(cls, X, y, gamma=gamma, n_estimators=30)
+    assert not [m for m in caught if "split" in m or "barely" in m]
+    assert roc_auc_score(y, model.predict_proba(X)[:, 1]) > 0.8
+    # the starting score is still the focal optimum: the mean derivative vanishes there
+    fl = FocalLoss(gamma, None, "exact")
+    g, _ = fl.grad_hess(np.full(y.shape[0], model.init_score_), y)
+    assert abs(g.mean()) < 1e-9 * np.abs(g).mean() + 1e-300
+
+
+# ---------------------------------------------------------------------------- focal temperature
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
+def test_calibrated_without_eval_set_is_the_posterior_of_the_default_temperature(cls, binary):
+    X, y = binary
+    model = cls(n_estimators=20, n_jobs=1).fit(X, y)
+    assert model.probability == "calibrated"
+    assert model.temperature_ == default_temperature(2.0) == 1.25 and model.margin_shift_ == 0.0
+    z = model.decision_function(X)
+    np.testing.assert_allclose(model.predict_proba(X)[:, 1], model.loss_.posterior(z / 1.25), rtol=1e-12)
+    post = cls(n_estimators=20, n_jobs=1, probability="posterior").fit(X, y)
+    np.testing.assert_allclose(post.predict_proba(X)[:, 1], post.loss_.posterior(z), rtol=1e-12)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
+def test_temperature_is_fitted_on_the_eval_set(cls, binary):
+    X, y = binary
+    tr, va = slice(0, 1000), slice(1000, None)
+    model = cls(n_estimators=150, learning_rate=0.3, n_jobs=1).fit(X[tr], y[tr], eval_set=[(X[va], y[va])])
+    T, b = model.temperature_, model.margin_shift_
+    assert 1.0 <= T <= 3.0 and -3.0 <= b <= 3.0
+    z = model.decision_function(X[va])
+    fitted = log_loss(y[va], model.predict_proba(X[va]))
+    # the fitted pair is a minimum of the eval log loss: better than the posterior, the default
+    # temperature and nearby pairs
+    # (inside the bounds T in [1, gamma + 1], b in [-3, 3])
+    for t, s in [(1.0, 0.0), (1.25, 0.0), (min(T * 1.1, 3.0), b), (max(T / 1.1, 1.0), b), (T, min(b + 0.1, 3.0)),
+                 (T, max(b - 0.1, -3.0))]:
+        other = model.loss_.posterior(z / t + s)
+        assert fitted <= log_loss(y[va], np.column_stack([1 - other, other])) + 1e-9
+    # calibrate() refits the same two numbers on given rows
+    again = cls(n_estimators=150, learning_rate=0.3, n_jobs=1).fit(X[tr], y[tr])
+    assert again.temperature_ == 1.25
+    again.calibrate(X[va], y[va])
+    np.testing.assert_allclose([again.temperature_, again.margin_shift_], [T, b], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
+def test_multiclass_temperature_only(cls, hpc_with_two_row_class):
+    X, y, _ = hpc_with_two_row_class
+    model = cls(n_estimators=40, n_jobs=1).fit(X[:900], y[:900], eval_set=[(X[900:], y[900:])])
+    assert 1.0 <= model.temperature_ <= 3.0 and model.margin_shift_ == 0.0
+    z = model.decision_function(X[900:])
+    np.testing.assert_allclose(model.predict_proba(X[900:]), model.loss_.posterior(z / model.temperature_), rtol=1e-10)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
+def test_gamma_zero_calibrated_is_temperature_one_sigmoid(cls, binary):
+    X, y = binary
+    model = cls(gamma=0.0, n_estimators=20, n_jobs=1).fit(X, y)
+    assert model.temperature_ == 1.0
+    np.testing.assert_allclose(model.predict_proba(X)[:, 1], expit(model.decision_function(X)), rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------- metric direction
+def _ap_by_round(model, X, y):
+    """Average precision of each round's model, computed by scikit-learn from the booster."""
+    out = []
+    for r in range(1, model._rounds_trained() + 1):
+        z = np.asarray(model._predict_margin(X, r), dtype=np.float64)
+        out.append(average_precision_score(y, z))
+    return np.array(out)
+
+
+def _greater(f):
+    f.greater_is_better = True
+    return f
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
+@pytest.mark.parametrize(
+    "metric",
+    [
+        "average_precision",
+        make_scorer(average_precision_score, response_method="predict_proba"),
+        _greater(lambda y_true, proba, w: average_precision_score(y_true, proba[:, 1], sample_weight=w)),
+    ],
+    ids=["scorer-name", "scorer-object", "flagged-callable"],
+)
+def test_maximised_metric_stops_at_its_best_round(cls, binary, metric):
+    X, y = binary
+    tr, va = slice(0, 1000), slice(1000, None)
+    model, caught = _fit(cls, X[tr], y[tr], n_estimators=300, learning_rate=0.3, eval_metric=metric,
+                         early_stopping_rounds=15, _fit={"eval_set": [(X[va], y[va])]})
+    history = np.array(next(iter(model.evals_result_["validation_0"].values())))
+    assert model.best_iteration_ == int(np.argmax(history)) > 0
+    assert len(history) == model.best_iteration_ + 16  # stopped 15 rounds after the maximum
+    ap = _ap_by_round(model, X[va], y[va])  # the rounds the booster kept (LightGBM drops the rest)
+    assert ap.size > model.best_iteration_
+    # (LightGBM's first one-leaf-deep rounds score many tied margins, whose float64 values differ in
+    # the last bits between its training-time scores and predict(): ties break apart slightly)
+    np.testing.assert_allclose(history[: ap.size], ap, rtol=0, atol=2e-3)
+    assert not [m for m in caught if "kept round 0" in m]
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
+def test_minimised_score_by_mistake_warns(cls, binary):
+    X, y = binary
+    tr, va = slice(0, 1000), slice(1000, None)
+
+    def ap(y_true, proba, w):
+        return average_precision_score(y_true, proba[:, 1])
+
+    model, caught = _fit(cls, X[tr], y[tr], n_estimators=300, learning_rate=0.3, eval_metric=ap,
+                         early_stopping_rounds=15, _fit={"eval_set": [(X[va], y[va])]})
+    assert model.best_iteration_ == 0
+    assert any("kept round 0" in m and "greater_is_better" in m for m in caught)
+
+
+@pytest.mark.parametrize("bad", [1, "yes"])
+def test_bad_direction_flag(binary, bad):
+    def f(y_true, proba, w):
+        return 0.0
+
+    f.greater_is_better = bad
+    with pytest.raises(TypeError, match="greater_is_better must be True or False"):
+        FocalXGBClassifier(eval_metric=f, n_estimators=2).fit(*binary, eval_set=[binary])
