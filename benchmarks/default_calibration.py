@@ -295,7 +295,7 @@ def render(results, cmp, args, elapsed):
         "the library's logloss Hessian at the class prior ([math.md](math.md), section 7). The libraries' "
         "Hessian thresholds and L2 penalty then mean what they mean for their own classifiers.",
         "* `probability=\"calibrated\"`: the posterior of z / T + b. With an `eval_set`, T in [1, gamma + 1] and "
-        "(binary) b in [-3, 3] minimise the eval set's log loss after training; without one, T = 1 + gamma/8 "
+        "(binary) b in [-3, 3] minimise the eval set's log loss after training; without one, T = 1 + min(gamma, 2)/8 "
         "(1.25 at the default gamma 2) and b = 0.",
         "",
         "## Targets (default estimator)",

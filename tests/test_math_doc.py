@@ -120,7 +120,7 @@ def test_temperature_formulas_match_doc():
     y = (X[:, 0] + rng.normal(size=300) > 1.0).astype(int)
     for gamma in (0.0, 1.0, 2.0, 4.0):
         model = FocalLGBMClassifier(gamma=gamma, n_estimators=5, n_jobs=1).fit(X, y)
-        assert model.temperature_ == pytest.approx(_eval("default_temperature", dict(gamma=gamma)))
+        assert model.temperature_ == pytest.approx(_eval("default_temperature", dict(gamma=gamma, min=min)))
         z = model.decision_function(X)
         env = dict(posterior=model.loss_.posterior, z=z, T=model.temperature_, b=model.margin_shift_)
         np.testing.assert_allclose(model.predict_proba(X)[:, 1], _eval("tempered_posterior", env), rtol=1e-12)

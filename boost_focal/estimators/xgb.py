@@ -86,7 +86,7 @@ class FocalXGBClassifier(FocalBoostClassifier):
     probability : {"calibrated", "posterior", "raw"}, default "calibrated"
         What ``predict_proba`` returns. "calibrated": the class posterior of the tempered margin
         z / T + b (``temperature_``, ``margin_shift_``), with T and b fitted on the last
-        ``eval_set`` after training, or T = 1 + gamma/8, b = 0 without one (see
+        ``eval_set`` after training, or T = 1 + min(gamma, 2)/8, b = 0 without one (see
         ``docs/calibration.md``; :meth:`calibrate` refits them on held-out rows). "posterior": the
         class posterior recovered from the focal margin as is. "raw": plain sigmoid/softmax of the
         margin. ``predict`` takes the most probable class of it.
