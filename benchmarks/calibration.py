@@ -26,7 +26,7 @@ min_data_in_leaf 20, lambda_l2 0 (its defaults). One thread per model.
 
 Usage::
 
-    python benchmarks/calibration.py            # full run (about 10 min), writes docs/calibration.md
+    python benchmarks/calibration.py            # full run (about 10 min), writes docs/calibration_posterior.md
     python benchmarks/calibration.py --quick    # 1-2 min smoke version, prints the report
 """
 
@@ -436,7 +436,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="2 small binary sets + 1 multiclass set, 3 folds")
     parser.add_argument("--folds", type=int, default=None, help="CV folds (default 5, quick 3)")
     parser.add_argument("--out", default=None,
-                        help="markdown output (default docs/calibration.md; --quick prints instead)")
+                        help="markdown output (default docs/calibration_posterior.md; --quick prints instead)")
     parser.add_argument("--engines", default="xgboost,lightgbm")
     parser.add_argument("--csv", default=None, help="also write the per-fold rows as CSV")
     args = parser.parse_args(argv)
@@ -461,7 +461,7 @@ def main(argv=None):
     if args.csv:
         df.to_csv(args.csv, index=False)
     text = render(df, info, args, time.perf_counter() - start)
-    out = args.out or (None if args.quick else str(REPO / "docs" / "calibration.md"))
+    out = args.out or (None if args.quick else str(REPO / "docs" / "calibration_posterior.md"))
     if out:
         Path(out).write_text(text)
         print(f"wrote {out}", file=sys.stderr)

@@ -425,7 +425,7 @@ def test_binary_posterior_ties_only_where_it_saturates(gamma):
 
     The map is strictly increasing, but 1 - eta ~ (1 - p)^(gamma + 1) shrinks fast, so ranks can
     merge at the top of the float64 grid (e.g. gamma = 5 from p ~ 0.99); the benchmark
-    (docs/calibration.md) reports PR-AUC of raw and posterior side by side for that reason.
+    (docs/calibration_posterior.md) reports PR-AUC of raw and posterior side by side for that reason.
     """
     z = np.sort(np.random.default_rng(11).normal(scale=4, size=20000))
     post = FocalLoss(gamma, 0.25).posterior(z)
