@@ -127,7 +127,7 @@ def _focal_model(engine, regime, params, X_fit, y_fit, X_va, y_va):
     return cls(**common).fit(X_fit, y_fit)
 
 
-def run_dataset(name, folds=5):
+def run_dataset(name, folds=5, regimes=tuple(ROUNDS)):
     """Per-fold metric rows for one table (cached as JSON)."""
     from sklearn.model_selection import StratifiedKFold, train_test_split
 
@@ -140,7 +140,7 @@ def run_dataset(name, folds=5):
     rows = []
     t0 = time.perf_counter()
     for fold, (tr, te) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=0).split(X, y)):
-        for regime in ROUNDS:
+        for regime in regimes:
             if regime == "stopped":
                 try:
                     fit_idx, va_idx = train_test_split(tr, test_size=0.2, stratify=y[tr], random_state=fold)
@@ -174,11 +174,19 @@ def _rounds(model):
     return int(best) + 1 if best else int(model.n_estimators)
 
 
-def cached_run(name, folds):
+def cached_run(name, folds, rerun=None):
+    """The cached result of a table; ``rerun``: recompute that regime's rows and replace them."""
     path = CACHE / f"{name.replace('/', '__')}.f{folds}.json"
-    if path.exists():
+    if path.exists() and rerun is None:
         return json.loads(path.read_text())
-    result = run_dataset(name, folds)
+    if path.exists():
+        old = json.loads(path.read_text())
+        new = run_dataset(name, folds, (rerun,))
+        new["rows"] = [r for r in old["rows"] if r["regime"] != rerun] + new["rows"]
+        new["info"]["seconds"] += old["info"]["seconds"]
+        result = new
+    else:
+        result = run_dataset(name, folds)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result))
     return result
@@ -335,13 +343,15 @@ def main(argv=None):
     parser.add_argument("--only", default=None, help="comma-separated table names (default: all)")
     parser.add_argument("--out", default=None, help="markdown output (default docs/calibration.md)")
     parser.add_argument("--csv", default=None, help="also write the comparison rows as CSV")
+    parser.add_argument("--rerun", choices=tuple(ROUNDS), default=None,
+                        help="recompute this regime's rows of the cached tables (after a change that affects only it)")
     args = parser.parse_args(argv)
     args.folds = args.folds or (3 if args.quick else 5)
     names = list(QUICK) if args.quick else (args.only.split(",") if args.only else discover())
     start = time.perf_counter()
     results = {}
     with ProcessPoolExecutor(args.jobs) if args.jobs > 1 else _Serial() as pool:
-        for name, res in zip(names, pool.map(cached_run, names, [args.folds] * len(names))):
+        for name, res in zip(names, pool.map(cached_run, names, [args.folds] * len(names), [args.rerun] * len(names))):
             results[name] = res
             print(f"{name}: {res['info']['seconds']:.0f} s", file=sys.stderr, flush=True)
     cmp = comparisons(frame(results))

@@ -16,7 +16,7 @@ from sklearn.datasets import make_classification
 from sklearn.metrics import average_precision_score, log_loss, make_scorer, roc_auc_score
 
 from boost_focal import FocalLGBMClassifier, FocalLoss, FocalXGBClassifier
-from boost_focal.estimators._calibration import default_temperature
+from boost_focal.estimators._calibration import PRIOR_SD_LOG_T, PRIOR_SD_SHIFT, default_temperature
 
 ESTIMATORS = (FocalXGBClassifier, FocalLGBMClassifier)
 ids = ["xgb", "lgbm"]
@@ -193,26 +193,49 @@ def test_calibrated_without_eval_set_is_the_posterior_of_the_default_temperature
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
-def test_temperature_is_fitted_on_the_eval_set(cls, binary):
+@pytest.mark.parametrize("stopped", [False, True], ids=["all-rounds", "early-stopped"])
+def test_temperature_is_fitted_on_the_eval_set(cls, binary, stopped):
     X, y = binary
     tr, va = slice(0, 1000), slice(1000, None)
-    model = cls(n_estimators=150, learning_rate=0.3, n_jobs=1).fit(X[tr], y[tr], eval_set=[(X[va], y[va])])
+    params = dict(n_estimators=150, learning_rate=0.3, n_jobs=1, early_stopping_rounds=10 if stopped else None)
+    model = cls(**params).fit(X[tr], y[tr], eval_set=[(X[va], y[va])])
     T, b = model.temperature_, model.margin_shift_
     assert 1.0 <= T <= 3.0 and -3.0 <= b <= 3.0
+    centre = 1.0 if stopped else 1.25
     z = model.decision_function(X[va])
-    fitted = log_loss(y[va], model.predict_proba(X[va]))
-    # the fitted pair is a minimum of the eval log loss: better than the posterior, the default
-    # temperature and nearby pairs
-    # (inside the bounds T in [1, gamma + 1], b in [-3, 3])
-    for t, s in [(1.0, 0.0), (1.25, 0.0), (min(T * 1.1, 3.0), b), (max(T / 1.1, 1.0), b), (T, min(b + 0.1, 3.0)),
+
+    def objective(t, s):  # independent: total log loss + the documented Gaussian prior
+        p = model.loss_.posterior(z / t + s)
+        nll = log_loss(y[va], np.column_stack([1 - p, p]), normalize=False)
+        return nll + 0.5 * (np.log(t / centre) / PRIOR_SD_LOG_T) ** 2 + 0.5 * (s / PRIOR_SD_SHIFT) ** 2
+
+    fitted = objective(T, b)
+    # the fitted pair minimises it: better than the centre and nearby pairs inside the bounds
+    for t, s in [(centre, 0.0), (1.0, 0.0), (min(T * 1.1, 3.0), b), (max(T / 1.1, 1.0), b), (T, min(b + 0.1, 3.0)),
                  (T, max(b - 0.1, -3.0))]:
-        other = model.loss_.posterior(z / t + s)
-        assert fitted <= log_loss(y[va], np.column_stack([1 - other, other])) + 1e-9
+        assert fitted <= objective(t, s) + 1e-6
+    # so the eval log loss is no worse than at the centre, the temperature used during training
+    p_fit, p_centre = model.loss_.posterior(z / T + b), model.loss_.posterior(z / centre)
+    assert log_loss(y[va], p_fit) <= log_loss(y[va], p_centre) + 1e-12
     # calibrate() refits the same two numbers on given rows
-    again = cls(n_estimators=150, learning_rate=0.3, n_jobs=1).fit(X[tr], y[tr])
-    assert again.temperature_ == 1.25
+    again = cls(**params)
+    again.fit(X[tr], y[tr], eval_set=[(X[va], y[va])]) if stopped else again.fit(X[tr], y[tr])
     again.calibrate(X[va], y[va])
     np.testing.assert_allclose([again.temperature_, again.margin_shift_], [T, b], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
+def test_a_tiny_eval_set_moves_the_temperature_little(cls, binary):
+    """The prior is worth a few rows: 30 eval rows with 3 positives leave (T, b) near the centre,
+    where an unpenalised fit of two parameters on 3 positives would be noise."""
+    X, y = binary
+    pos, neg = np.flatnonzero(y[1000:] == 1)[:3] + 1000, np.flatnonzero(y[1000:] == 0)[:27] + 1000
+    tiny = np.concatenate([pos, neg])
+    model = cls(n_estimators=150, learning_rate=0.3, n_jobs=1).fit(X[:1000], y[:1000])
+    model.calibrate(X[tiny], y[tiny])
+    big = cls(n_estimators=150, learning_rate=0.3, n_jobs=1).fit(X[:1000], y[:1000]).calibrate(X[1000:], y[1000:])
+    assert abs(np.log(model.temperature_ / 1.25)) < abs(np.log(big.temperature_ / 1.25))
+    assert abs(model.margin_shift_) < 0.6
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)

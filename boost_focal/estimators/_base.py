@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from .._validation import check_sample_weight
 from ..focal import FocalLoss
-from ._calibration import default_temperature, fit_temperature, temper
+from ._calibration import default_temperature, fit_temperature, temper, temperature_centre
 from ._evaluation import EvalRecorder, check_early_stopping_rounds, check_eval_metric
 from ._scale import auto_loss_scale, check_loss_scale
 from ._threads import kernel_threads
@@ -410,12 +410,12 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
                 else loss_scale
             )
 
-        # Probabilities during training (eval metrics) use the no-eval-set temperature; with an
-        # eval set it is refitted after training (_calibration).
-        self.temperature_ = default_temperature(loss.gamma) if self.probability == "calibrated" else 1.0
-        self.margin_shift_ = 0.0
+        # Probabilities during training (eval metrics) use the centre of the eval-set fit (T = 1
+        # under early stopping, else the no-eval-set temperature); the fit follows training.
         evals = self._prepare_eval_sets(eval_set, eval_sample_weight)
         rounds = check_early_stopping_rounds(self.early_stopping_rounds, len(evals))
+        self.temperature_ = temperature_centre(loss.gamma, rounds is not None) if self.probability == "calibrated" else 1.0
+        self.margin_shift_ = 0.0
         recorder = EvalRecorder(
             metric, [(ye, we) for _, ye, we in evals], loss, self._proba_from_margin, classes, rounds, self.n_jobs,
             greater_is_better,
@@ -446,7 +446,8 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         margin = np.asarray(margin, dtype=np.float64)
         with kernel_threads(self.n_jobs, margin.size):
             self.temperature_, self.margin_shift_ = fit_temperature(
-                self._posterior, margin, y, w, self.loss_.gamma, default_temperature(self.loss_.gamma)
+                self._posterior, margin, y, w, self.loss_.gamma,
+                temperature_centre(self.loss_.gamma, self.early_stopping_rounds is not None),
             )
 
     def calibrate(self, X, y, sample_weight=None):
