@@ -79,8 +79,9 @@ def test_encode_target_rules():
     # --positive, also as one-vs-rest for three classes; compared as text
     y01, pos, _ = C.encode_target([3, 1, 2, 3], positive="3")
     assert pos == 3 and y01.tolist() == [1, 0, 0, 1]
-    with pytest.raises(DataError, match="single class"):
-        C.encode_target([1, 1, 1])
+    with pytest.raises(DataError, match="single class") as exc:
+        C.encode_target(np.array(["0", "0"]))
+    assert "np.str_" not in str(exc.value) and "('0' in all 2 rows)" in str(exc.value)
     with pytest.raises(DataError, match="3 classes.*--positive"):
         C.encode_target([0, 1, 2])
     with pytest.raises(DataError, match="not a class"):
@@ -208,7 +209,9 @@ def test_cross_validate_bookkeeping_and_shared_folds():
     pr = {s["config"]: s["pr_auc"] for s in summary}
     assert pr["focal g=0.1 a=none"] > pr["focal g=0.4 a=none"] > pr["logloss"]
     table = C.format_table(summary)
-    assert "focal g=0.1 a=none" in table and "±" in table
+    assert "focal g=0.1 a=none" in table and "±" not in table  # sd has its own column, one meaning per symbol
+    assert table.splitlines()[0] == "XGBoost" and table.splitlines()[1].split()[:3] == ["config", "PR-AUC", "sd"]
+    assert max(map(len, table.splitlines())) <= 100
 
 
 def test_recommend_calls_a_clear_gain_and_refuses_noise():
@@ -217,7 +220,8 @@ def test_recommend_calls_a_clear_gain_and_refuses_noise():
     advice = C.recommend(clear)
     assert advice["engines"]["lightgbm"]["focal_helps"] is True
     assert advice["engines"]["lightgbm"]["best_focal"] == "focal g=0.05 a=none"
-    assert any("beat logloss" in line for line in advice["lines"])
+    assert advice["winners"] == {"lightgbm": "focal g=0.05 a=none"}
+    assert advice["lines"][0] == "LightGBM: use focal loss, FocalLGBMClassifier(gamma=0.05, alpha=None)."
 
     def same_quality(config, settings, y_train):
         # every configuration has the logloss noise level, but a different random draw
@@ -226,8 +230,11 @@ def test_recommend_calls_a_clear_gain_and_refuses_noise():
     noise = C.cross_validate(X, y, C.make_grid(["lightgbm"], [0.5, 1.0, 2.0], [None]), n_splits=5, build=same_quality)
     advice = C.recommend(noise)
     assert advice["engines"]["lightgbm"]["focal_helps"] is False
-    assert not any("beat logloss" in line for line in advice["lines"])
-    assert any("Keep logloss" in line for line in advice["lines"])
+    assert advice["winners"] == {"lightgbm": "logloss"}
+    assert advice["lines"][0].startswith("LightGBM: use logloss")
+    # one winner per engine, and no other "best" line that could contradict it
+    assert sum(line.startswith("LightGBM: use") for line in advice["lines"]) == 1
+    assert not any("Highest" in line or "±" in line for line in advice["lines"])
 
 
 def _crafted(values):
@@ -250,14 +257,25 @@ def test_recommend_separates_suggestive_from_clear_and_worse():
 
     # consistent and large: clear even after the Bonferroni correction over 9 settings
     clear = verdict(np.array([0.020, 0.021, 0.019, 0.020, 0.022]))
-    assert clear["engines"]["xgboost"]["focal_helps"] and "beat logloss" in clear["lines"][0]
+    assert clear["engines"]["xgboost"]["focal_helps"] and "use focal loss" in clear["lines"][0]
+    assert "a clear gain" in clear["lines"][1] and "corrected for the 9 settings" in clear["lines"][1]
     # significant alone, not once 9 settings are accounted for
     mid = verdict(np.array([0.020, 0.002, 0.016, 0.004, 0.013]))
-    assert not mid["engines"]["xgboost"]["focal_helps"] and "looks better" in mid["lines"][0]
+    assert not mid["engines"]["xgboost"]["focal_helps"] and mid["lines"][0].startswith("XGBoost: use logloss")
+    assert "better only before correcting for the 9 settings" in mid["lines"][1]
     # every setting worse
     worse = verdict(np.array([-0.030, -0.031, -0.029, -0.030, -0.032]), others=-0.05)
-    assert "is worse than logloss" in worse["lines"][0]
-    assert "weighted logloss vs logloss on PR-AUC: worse" in worse["lines"][1]
+    assert "clearly worse" in worse["lines"][1]
+    assert worse["lines"][2].startswith("  Weighted logloss: PR-AUC") and "clearly worse" in worse["lines"][2]
+
+
+def test_recommend_names_weighted_logloss_when_only_it_wins_clearly():
+    base = np.array([0.30, 0.31, 0.29, 0.30, 0.32])
+    grid = C.make_grid(["xgboost"], [2.0], [None])
+    values = {grid[0]: base, grid[1]: base + np.array([0.030, 0.031, 0.029, 0.030, 0.032]), grid[2]: base - 0.001}
+    advice = C.recommend(_crafted(values))
+    assert advice["winners"] == {"xgboost": "weighted logloss"}
+    assert advice["lines"][0].startswith("XGBoost: use class-weighted logloss")
 
 
 def test_inner_cv_select_sees_only_the_training_part():
@@ -287,9 +305,10 @@ def test_real_fits_on_bundled_subset_give_posterior_and_raw():
         assert 0 < s["pr_auc"] <= 1 and 0 < s["roc_auc"] <= 1 and s["diverged_folds"] == 0
         if s["loss"] == "focal":
             # the uncorrected sigmoid of a gamma=2, alpha=0.25 margin is not the posterior
-            assert math.isfinite(s["raw_logloss"]) and s["raw_logloss"] != pytest.approx(s["logloss"], rel=1e-3)
+            assert math.isfinite(s["raw_logloss"]) and math.isfinite(s["post_logloss"])
+            assert s["raw_logloss"] != pytest.approx(s["post_logloss"], rel=1e-3)
         else:
-            assert math.isnan(s["raw_logloss"])
+            assert math.isnan(s["raw_logloss"]) and math.isnan(s["post_ece"])
 
 
 def test_early_stopping_stops_every_kind_of_model():
