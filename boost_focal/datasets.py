@@ -25,7 +25,8 @@ def _pandas():
     try:
         import pandas as pd
     except ImportError as exc:  # pragma: no cover - pandas is in the cli extra
-        raise DataError("reading tables needs pandas: pip install 'boost-focal[cli]'") from exc
+        raise DataError("reading tables needs pandas: pip install pandas pyarrow (or install boost-focal "
+                        "with its [cli] extra: pip install '.[cli]' in its checkout)") from exc
     return pd
 
 

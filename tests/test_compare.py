@@ -369,3 +369,105 @@ def test_benchmark_script_runs_and_reports(shared_data, tmp_path):
     # a second call with the same settings reuses the cache and renders the same tables
     real_data.main(argv)
     assert out.read_text().split("## Summary")[1] == text.split("## Summary")[1]
+
+
+# ------------------------------------------------------------------------------- multiclass, modes, Ctrl-C
+def _four_classes(n=240, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.array([0] * 120 + [1] * 80 + [2] * (n - 202) + [3] * 2)
+    X = np.column_stack([y + rng.standard_normal(n), rng.standard_normal(n)])
+    return X, y
+
+
+def test_multiclass_validation_split_keeps_every_class_in_the_fit_part():
+    _, y = _four_classes()
+    fit, val = C.validation_split(y, 0.2, 0)
+    assert set(np.unique(y[fit])) == {0, 1, 2, 3} and len(set(fit) & set(val)) == 0
+    assert len(fit) + len(val) == len(y) and np.sum(y[val] == 3) == 0  # the 2-row class: 1 row, never held out alone
+    assert abs(np.sum(y[val] == 0) - 24) <= 1
+
+
+def test_multiclass_folds_put_every_class_in_every_training_part():
+    _, y = _four_classes()
+    folds = C.folds_for(y, 5, 0)
+    assert all(set(np.unique(y[train])) == {0, 1, 2, 3} for train, _ in folds)
+    with pytest.raises(DataError, match="at least 2 per class"):
+        C.folds_for(np.array([0] * 10 + [1] * 10 + [2]), 3, 0)
+
+
+def test_multiclass_cross_validation_with_real_engines():
+    X, y = _four_classes()
+    configs = C.make_grid(C.available_engines(), [2.0], ["balanced"])
+    res = C.cross_validate(X, y, configs, C.Settings(n_estimators=6, early_stopping=3), n_splits=3)
+    assert res.n_classes == 4 and all(res.oof[c].shape == (len(y), 4) for c in configs)
+    for s in C.summarize(res):
+        assert 0 < s["pr_auc"] <= 1 and 0 < s["balanced_accuracy"] <= 1 and np.isfinite(s["ap_3"])
+        if s["loss"] == "focal":
+            assert np.isfinite(s["raw_ece"]) and np.isfinite(s["post_brier"])
+    # the weighted baseline really is weighted: it predicts the rare classes more often than logloss
+    by = {(c.engine, c.name): c for c in configs}
+    for engine in C.available_engines():
+        weighted = res.oof[by[(engine, "weighted logloss")]][:, 2:].sum(axis=1).mean()
+        plain = res.oof[by[(engine, "logloss")]][:, 2:].sum(axis=1).mean()
+        assert weighted > plain, engine
+
+
+def test_predict_modes_are_the_default_the_raw_link_and_the_posterior():
+    from scipy import special
+
+    X, y = _four_classes()
+    for engine in C.available_engines():
+        model = C._focal_class(engine)(gamma=2.0, n_estimators=5, alpha="balanced").fit(X, y)
+        modes = C.predict_modes(model, X, 4)
+        margin = model.decision_function(X)
+        np.testing.assert_allclose(modes["default"], model.predict_proba(X))
+        np.testing.assert_allclose(modes["raw"], special.softmax(margin, axis=1))
+        np.testing.assert_allclose(modes["posterior"], model.loss_.posterior(margin))
+        yb = (y > 0).astype(int)
+        binary = C._focal_class(engine)(gamma=2.0, alpha=0.25, n_estimators=5).fit(X, yb)
+        modes = C.predict_modes(binary, X, 2)
+        np.testing.assert_allclose(modes["raw"], special.expit(binary.decision_function(X)))
+        assert not np.allclose(modes["raw"], modes["posterior"])
+
+
+def test_ctrl_c_result_holds_only_finished_folds():
+    X, y = _toy(300)
+    configs = C.make_grid(["xgboost"], [0.1], [None])
+    calls = []
+
+    def build(config, settings, y_train):
+        calls.append(1)
+        if len(calls) == 2 * len(configs) + 2:
+            raise KeyboardInterrupt
+        return _fake_build(config, settings, y_train)
+
+    with pytest.raises(C.CVInterrupted) as exc:
+        C.cross_validate(X, y, configs, C.Settings(), n_splits=4, build=build)
+    res = exc.value.result
+    assert isinstance(exc.value, KeyboardInterrupt)
+    assert res.partial and res.completed_folds == 2 and {r["fold"] for r in res.rows} == {0, 1}
+    assert len(res.rows) == 2 * len(configs)
+    for c in configs:  # predictions of the unfinished third fold are discarded
+        assert np.array_equal(np.isfinite(res.oof[c]), res.scored) and res.scored.sum() == 150
+    calls.clear()
+    with pytest.raises(C.CVInterrupted) as exc:
+        C.cross_validate(X, y, configs, C.Settings(), n_splits=4,
+                         build=lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert exc.value.result is None
+
+
+def test_warm_up_fits_every_gamma_and_hessian_once_per_engine(monkeypatch):
+    seen = []
+    monkeypatch.setattr(C, "_fit_predict", lambda config, settings, *a, **k: seen.append((config, settings)))
+    configs = C.make_grid(["xgboost", "lightgbm"], [1.0, 2.0], [None, 0.25], hessians=(None, "exact"))
+    C.warm_up(["xgboost", "lightgbm"], 2, configs, C.Settings(early_stopping=30))
+    keys = [(c.engine, c.gamma, c.hessian) for c, _ in seen]
+    assert len(keys) == len(set(keys)) == 2 * 2 * 2 and all(c.loss == "focal" for c, _ in seen)
+    assert all(s.n_estimators == 2 and s.early_stopping for _, s in seen)  # tiny, eval path included
+
+
+def test_check_alphas_refuses_numeric_alpha_for_multiclass():
+    C.check_alphas([None, 0.25], 2)
+    C.check_alphas([None, "balanced"], 4)
+    with pytest.raises(DataError, match="--alphas 0.25.*4 classes.*balanced"):
+        C.check_alphas([None, 0.25], 4)
