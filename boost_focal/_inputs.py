@@ -211,8 +211,8 @@ def _numbers(col, tokens, pd):
 class Target:
     """Class labels coded 0..K-1.
 
-    ``classes`` are the user's labels in code order; for one-vs-rest (``positive=``) they are
-    ``["rest", positive]``. ``positive`` is the class coded 1 in a binary comparison (None for
+    ``classes`` are the user's labels in code order; for one class against the rest of a
+    multiclass target (``positive=``) they are ``["rest", positive]``. ``positive`` is the class coded 1 in a binary comparison (None for
     multiclass).
     """
 
@@ -307,7 +307,8 @@ def prepare_target(y, positive=None, name="target"):
         if len(order) < 2:
             raise _single_class(originals[order[0]], len(y))
         codes = (keys == key).astype(np.int64)
-        return Target(codes, ["rest", originals[key]], [len(y) - counts[key], counts[key]], originals[key],
+        rest = "rest" if len(order) > 2 else originals[next(k for k in order if k != key)]
+        return Target(codes, [rest, originals[key]], [len(y) - counts[key], counts[key]], originals[key],
                       one_vs_rest=len(order) > 2)
     if len(order) < 2:
         raise _single_class(originals[order[0]], len(y))

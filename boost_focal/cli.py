@@ -86,6 +86,16 @@ def _positive_int(text):
     return v
 
 
+def _seed(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= v < 2**32:
+        raise argparse.ArgumentTypeError(f"a seed must be between 0 and 2**32 - 1, got {v}")
+    return v
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="boost-focal",
@@ -133,7 +143,7 @@ def build_parser():
     cmp.add_argument("--n-jobs", type=_positive_int, default=1,
                      help="threads per fit, for the engines and the focal kernels (default 1: fastest for small data; "
                           "raise it for large data)")
-    cmp.add_argument("--seed", type=int, default=0, help="seed for the folds and the models (default 0)")
+    cmp.add_argument("--seed", type=_seed, default=0, help="seed for the folds and the models (default 0)")
     cmp.add_argument("--metric", choices=list(METRIC_CHOICES), default="pr_auc",
                      help="metric the recommendation ranks by (default pr_auc; macro over classes for multiclass; "
                           "best_f1 is binary only)")

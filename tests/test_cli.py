@@ -251,7 +251,8 @@ def test_ctrl_c_before_a_fold_finishes_writes_nothing(capsys, tmp_path, monkeypa
     assert not out_dir.exists()
 
 
-@pytest.mark.parametrize("option", [["--alphas", "1.5"], ["--gammas", "-1"], ["--hessians", "newton"], ["--folds", "0"]])
+@pytest.mark.parametrize("option", [["--alphas", "1.5"], ["--gammas", "-1"], ["--hessians", "newton"], ["--folds", "0"],
+                                    ["--seed", "-1"], ["--sep", "ab"]])
 def test_bad_option_values_exit_2(capsys, option):
     with pytest.raises(SystemExit) as exc:
         main(["compare", *option])

@@ -101,7 +101,9 @@ def test_binary_and_one_vs_rest_targets():
     assert prepare_target(pd.Series([1, 1, 0])).positive == 1  # 0/1 keeps 1 positive
     t = prepare_target(pd.Series([3, 1, 2, 3]), positive="3")
     assert t.one_vs_rest and t.positive == 3 and t.codes.tolist() == [1, 0, 0, 1]
-    assert "(one vs rest)" in t.describe()
+    assert "(one vs rest)" in t.describe() and t.classes == ["rest", 3]
+    t = prepare_target(pd.Series(["a", "b", "b"]), positive="b")  # binary: the other class keeps its label
+    assert t.classes == ["a", "b"] and not t.one_vs_rest and t.codes.tolist() == [0, 1, 1]
     with pytest.raises(DataError, match="--positive '7' is not a class"):
         prepare_target(pd.Series([0, 1]), positive="7")
 
