@@ -143,7 +143,10 @@ def plot_calibration(result, summary, advice, path, bins=10):
             short = best.name.replace("focal ", "")
             default = result.oof[best]
             same = np.allclose(default[rows], result.oof_posterior[best][rows], equal_nan=True)
-            curves.append((f"focal {short} default" + (" (= posterior)" if same else ""), default,
+            from .compare import default_probability
+
+            mode = default_probability(engine)
+            curves.append((f"focal {short} default ({mode}" + (", = posterior)" if same else ")"), default,
                            (s["logloss"], s["brier"], s["ece"]), dict(color="C0", lw=4, alpha=0.35)))
             curves.append((f"focal {short} raw {link}", result.oof_raw[best],
                            (s["raw_logloss"], s["raw_brier"], s["raw_ece"]), dict(color="C3", ls="--")))

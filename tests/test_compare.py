@@ -413,6 +413,8 @@ def test_multiclass_cross_validation_with_real_engines():
 
 
 def test_predict_modes_are_the_default_the_raw_link_and_the_posterior():
+    import copy
+
     from scipy import special
 
     X, y = _four_classes()
@@ -423,6 +425,10 @@ def test_predict_modes_are_the_default_the_raw_link_and_the_posterior():
         np.testing.assert_allclose(modes["default"], model.predict_proba(X))
         np.testing.assert_allclose(modes["raw"], special.softmax(margin, axis=1))
         np.testing.assert_allclose(modes["posterior"], model.loss_.posterior(margin))
+        # the same as the estimator's own explicit modes, whatever its default is
+        for mode in ("raw", "posterior"):
+            explicit = copy.copy(model).set_params(probability=mode).predict_proba(X)
+            np.testing.assert_allclose(modes[mode], explicit, rtol=1e-12, atol=1e-15)
         yb = (y > 0).astype(int)
         binary = C._focal_class(engine)(gamma=2.0, alpha=0.25, n_estimators=5).fit(X, yb)
         modes = C.predict_modes(binary, X, 2)
