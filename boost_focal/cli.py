@@ -356,6 +356,9 @@ def report(result, target, features, label, args, out):
         say()
         say("PR-AUC per class (one vs rest), rarest classes first (rows in the data):")
         print(C.format_per_class(summary, target.classes, target.counts, target.rarest(4)), file=out)
+    for text, n in C.fit_warnings(result).items():
+        say()
+        say(f"Warning from {n} fit(s): {text if len(text) <= 300 else text[:297] + '...'}")
     advice = C.recommend(result, metric) if done >= 2 else None
     if advice is not None:
         say()

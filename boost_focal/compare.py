@@ -466,10 +466,12 @@ def _fit_predict(config, settings, X_train, y_train, X_test, y_test, build=build
     n_classes = _n_classes(y_train, y_test)
     model = build(config, settings, y_train)
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=UserWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", category=UserWarning)
         rounds = fit_model(model, config, settings, X_train, y_train)
     fit_s = time.perf_counter() - start
+    # the engines' own chatter is dropped; boost-focal's warnings (a model that learned nothing, ...) are kept
+    ours = [str(w.message) for w in caught if "boost_focal" in str(w.filename).replace("-", "_")]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)
         modes = predict_modes(model, X_test, n_classes)
@@ -481,6 +483,7 @@ def _fit_predict(config, settings, X_train, y_train, X_test, y_test, build=build
     metrics["fit_s"] = fit_s
     metrics["rounds"] = rounds
     metrics["finite"] = bool(np.all(np.isfinite(modes["default"])))
+    metrics["warning"] = ours[0] if ours else ""
     return metrics, modes
 
 
@@ -656,7 +659,16 @@ def inner_cv_select(X, y, configs, settings, n_splits=3, seed=0, metric="pr_auc"
 
 
 # ---------------------------------------------------------------------------------------- summary
-_NOT_METRICS = ("engine", "config", "fold", "finite")
+_NOT_METRICS = ("engine", "config", "fold", "finite", "warning")
+
+
+def fit_warnings(result):
+    """{warning text: number of fits} of the boost-focal warnings raised while fitting."""
+    counts = {}
+    for r in result.rows:
+        if r.get("warning"):
+            counts[r["warning"]] = counts.get(r["warning"], 0) + 1
+    return counts
 
 
 def summarize(result):
@@ -933,6 +945,7 @@ __all__ = [
     "cross_validate",
     "encode_features",
     "encode_target",
+    "fit_warnings",
     "fold_metrics",
     "format_calibration",
     "format_per_class",

@@ -327,3 +327,11 @@ def test_console_entry_points_without_traceback(tmp_path):
     assert proc.stderr.strip() == f"boost-focal: error: file not found: {tmp_path / 'missing.parquet'}"
     proc = subprocess.run([*cmds[-1], "--version"], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0 and "boost-focal" in proc.stdout
+
+
+def test_warnings_of_the_focal_estimators_are_shown(capsys, tmp_path):
+    path = tmp_path / "flat.csv"
+    pd.DataFrame({"x": np.ones(60), "y": [0, 1] * 30}).to_csv(path, index=False)
+    assert main(["compare", str(path), "--target", "y", *TINY, "--engines", "lightgbm", "--early-stopping", "0"]) == 0
+    out = _flat(capsys.readouterr().out)
+    assert "Warning from 2 fit(s): no feature of X can be split" in out

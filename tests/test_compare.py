@@ -477,3 +477,15 @@ def test_check_alphas_refuses_numeric_alpha_for_multiclass():
     C.check_alphas([None, "balanced"], 4)
     with pytest.raises(DataError, match="--alphas 0.25.*4 classes.*balanced"):
         C.check_alphas([None, 0.25], 4)
+
+
+def test_boost_focal_warnings_from_the_fits_are_kept_not_swallowed():
+    pytest.importorskip("lightgbm")
+    X = np.zeros((60, 2))  # nothing to split on: the focal estimator warns that the model is constant
+    y = np.array([0, 1] * 30)
+    configs = [C.Config("lightgbm", "focal", 2.0), C.Config("lightgbm", "logloss")]
+    res = C.cross_validate(X, y, configs, C.Settings(n_estimators=3), n_splits=2)
+    found = C.fit_warnings(res)
+    assert sum(found.values()) == 2 and all("can be split" in text for text in found)
+    assert all(r["warning"] == "" for r in res.rows if r["config"] == "logloss")
+    assert "warning" not in C.summarize(res)[0]
