@@ -110,7 +110,7 @@ def build_parser():
             "Stratified k-fold comparison of logloss, class-weighted logloss and focal loss over a small "
             "gamma/alpha grid, for XGBoost and LightGBM, on a binary or multiclass target. Text and "
             "categorical columns are used as native categorical features. Without DATA it runs on the "
-            "bundled Lending Club loans (modeldata, MIT licence; 9,857 rows, 5.3%% bad loans)."
+            "bundled Lending Club loans (modeldata, MIT licence; 9,857 rows, 5.3% bad loans)."
         ),
     )
     cmp.add_argument("data", nargs="?", help="CSV (.csv, .csv.gz, .tsv) or Parquet file; default: the bundled data")

@@ -335,3 +335,11 @@ def test_warnings_of_the_focal_estimators_are_shown(capsys, tmp_path):
     assert main(["compare", str(path), "--target", "y", *TINY, "--engines", "lightgbm", "--early-stopping", "0"]) == 0
     out = _flat(capsys.readouterr().out)
     assert "Warning from 2 fit(s): no feature of X can be split" in out
+
+
+def test_help_text(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["compare", "--help"])
+    text = capsys.readouterr().out
+    assert exc.value.code == 0 and "%%" not in text and "5.3% bad loans" in " ".join(text.split())
+    assert "--sep" in text and "binary or multiclass" in text
