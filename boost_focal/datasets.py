@@ -25,7 +25,8 @@ def _pandas():
     try:
         import pandas as pd
     except ImportError as exc:  # pragma: no cover - pandas is in the cli extra
-        raise DataError("reading tables needs pandas: pip install 'boost-focal[cli]'") from exc
+        raise DataError("reading tables needs pandas: pip install pandas pyarrow (or install boost-focal "
+                        "with its [cli] extra: pip install '.[cli]' in its checkout)") from exc
     return pd
 
 
@@ -73,8 +74,41 @@ def _kind(path):
     return None
 
 
-def read_table(path):
-    """Read a CSV (optionally compressed) or Parquet file into a DataFrame, by its file suffix."""
+SEPARATORS = (",", ";", "\t", "|")
+_SEP_NAMES = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
+
+
+def sniff_separator(header):
+    """The separator of a CSV header line: the most frequent of , ; tab | (',' when none occurs)."""
+    counts = {sep: header.count(sep) for sep in SEPARATORS}
+    best = max(SEPARATORS, key=lambda sep: counts[sep])
+    return best if counts[best] else ","
+
+
+def _header_line(path):
+    import bz2
+    import gzip
+    import lzma
+
+    suffix = path.suffix.lower()
+    if suffix in (".zip", ".zst"):
+        return ""  # no header sniffing for these: ',' unless --sep says otherwise
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(suffix, open)
+    try:
+        with opener(path, "rt", errors="replace") as fh:
+            return fh.readline()
+    except (OSError, EOFError, lzma.LZMAError):
+        return ""
+
+
+def read_table(path, sep=None):
+    """Read a CSV (optionally compressed) or Parquet file into a DataFrame, by its file suffix.
+
+    ``sep=None`` detects a CSV's separator from its header line (``,`` ``;`` tab or ``|``; a .tsv
+    file is tab-separated); the separator used is in ``frame.attrs["separator"]``. A file with
+    a header but no rows, or one read as a single column whose name contains another separator
+    (the wrong ``sep``), is a :class:`DataError`.
+    """
     pd = _pandas()
     path = Path(path)
     if not path.exists():
@@ -86,26 +120,62 @@ def read_table(path):
         raise DataError(f"cannot tell the format of {path.name}: name it .csv, .csv.gz, .tsv or .parquet")
     if kind == "parquet":
         try:
-            return pd.read_parquet(path)
+            frame = pd.read_parquet(path)
         except ImportError as exc:
             raise DataError(
                 f"reading {path.name} needs pyarrow (pip install pyarrow), or convert it to CSV"
             ) from exc
         except Exception as exc:  # noqa: BLE001 - any reader failure is a one-line input error
             raise DataError(f"could not read {path} as Parquet: {_first_line(exc)}") from exc
+        if len(frame) == 0:
+            raise DataError(f"{path} has columns but no rows")
+        return frame
+    header = _header_line(path)
+    detected = sep is None
+    if sep is None:
+        sep = "\t" if kind == "tsv" else sniff_separator(header)
     try:
-        return pd.read_csv(path, sep="\t" if kind == "tsv" else ",")
+        frame = pd.read_csv(path, sep=sep)
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{path} is empty") from exc
     except Exception as exc:  # noqa: BLE001
-        raise DataError(f"could not read {path} as CSV: {_first_line(exc)}") from exc
+        raise DataError(f"could not read {path} as CSV: {_first_line(exc)}"
+                        + ("" if detected else f" (with --sep {_SEP_NAMES.get(sep, repr(sep))})")) from exc
+    if frame.shape[1] == 1:
+        others = [s for s in SEPARATORS if s != sep and s in str(frame.columns[0])]
+        if others:
+            raise DataError(
+                f"{path} was read as a single column named {_short(frame.columns[0])}: it looks separated by "
+                f"{_SEP_NAMES[others[0]]}, not {_SEP_NAMES.get(sep, repr(sep))}; use --sep "
+                + ("tab" if others[0] == "\t" else repr(others[0]))
+            )
+    if len(frame) == 0:
+        raise DataError(f"{path} has a header line ({_short(header.strip())}) but no data rows")
+    frame.attrs["separator"] = sep
+    frame.attrs["separator_detected"] = detected and kind != "tsv"
+    return frame
+
+
+def separator_name(sep):
+    """',' -> "','", tab -> 'tab'."""
+    return _SEP_NAMES.get(sep, repr(sep))
+
+
+def _short(text, limit=40):
+    text = str(text)
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
 def split_target(frame, target, drop=()):
     """(X, y): the column ``target`` as y, every other column except ``drop`` as X."""
     columns = [str(c) for c in frame.columns]
     if target not in frame.columns:
-        raise DataError(f"target column {target!r} not found; columns are: {_preview(columns)}")
+        import difflib
+
+        close = [c for c in columns if c.strip().lower() == target.strip().lower()]
+        close = close or difflib.get_close_matches(target, columns, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise DataError(f"target column {target!r} not found; {hint}columns are: {_preview(columns)}")
     unknown = [c for c in drop if c not in frame.columns]
     if unknown:
         raise DataError(f"cannot drop {', '.join(map(repr, unknown))}: no such column; columns are: {_preview(columns)}")
@@ -133,5 +203,7 @@ __all__ = [
     "load_bundled",
     "load_lending_club",
     "read_table",
+    "separator_name",
+    "sniff_separator",
     "split_target",
 ]

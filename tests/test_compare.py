@@ -79,8 +79,9 @@ def test_encode_target_rules():
     # --positive, also as one-vs-rest for three classes; compared as text
     y01, pos, _ = C.encode_target([3, 1, 2, 3], positive="3")
     assert pos == 3 and y01.tolist() == [1, 0, 0, 1]
-    with pytest.raises(DataError, match="single class"):
-        C.encode_target([1, 1, 1])
+    with pytest.raises(DataError, match="single class") as exc:
+        C.encode_target(np.array(["0", "0"]))
+    assert "np.str_" not in str(exc.value) and "('0' in all 2 rows)" in str(exc.value)
     with pytest.raises(DataError, match="3 classes.*--positive"):
         C.encode_target([0, 1, 2])
     with pytest.raises(DataError, match="not a class"):
@@ -208,7 +209,9 @@ def test_cross_validate_bookkeeping_and_shared_folds():
     pr = {s["config"]: s["pr_auc"] for s in summary}
     assert pr["focal g=0.1 a=none"] > pr["focal g=0.4 a=none"] > pr["logloss"]
     table = C.format_table(summary)
-    assert "focal g=0.1 a=none" in table and "±" in table
+    assert "focal g=0.1 a=none" in table and "±" not in table  # sd has its own column, one meaning per symbol
+    assert table.splitlines()[0] == "XGBoost" and table.splitlines()[1].split()[:3] == ["config", "PR-AUC", "sd"]
+    assert max(map(len, table.splitlines())) <= 100
 
 
 def test_recommend_calls_a_clear_gain_and_refuses_noise():
@@ -217,7 +220,8 @@ def test_recommend_calls_a_clear_gain_and_refuses_noise():
     advice = C.recommend(clear)
     assert advice["engines"]["lightgbm"]["focal_helps"] is True
     assert advice["engines"]["lightgbm"]["best_focal"] == "focal g=0.05 a=none"
-    assert any("beat logloss" in line for line in advice["lines"])
+    assert advice["winners"] == {"lightgbm": "focal g=0.05 a=none"}
+    assert advice["lines"][0] == "LightGBM: use focal loss, FocalLGBMClassifier(gamma=0.05, alpha=None)."
 
     def same_quality(config, settings, y_train):
         # every configuration has the logloss noise level, but a different random draw
@@ -226,8 +230,11 @@ def test_recommend_calls_a_clear_gain_and_refuses_noise():
     noise = C.cross_validate(X, y, C.make_grid(["lightgbm"], [0.5, 1.0, 2.0], [None]), n_splits=5, build=same_quality)
     advice = C.recommend(noise)
     assert advice["engines"]["lightgbm"]["focal_helps"] is False
-    assert not any("beat logloss" in line for line in advice["lines"])
-    assert any("Keep logloss" in line for line in advice["lines"])
+    assert advice["winners"] == {"lightgbm": "logloss"}
+    assert advice["lines"][0].startswith("LightGBM: use logloss")
+    # one winner per engine, and no other "best" line that could contradict it
+    assert sum(line.startswith("LightGBM: use") for line in advice["lines"]) == 1
+    assert not any("Highest" in line or "±" in line for line in advice["lines"])
 
 
 def _crafted(values):
@@ -250,14 +257,25 @@ def test_recommend_separates_suggestive_from_clear_and_worse():
 
     # consistent and large: clear even after the Bonferroni correction over 9 settings
     clear = verdict(np.array([0.020, 0.021, 0.019, 0.020, 0.022]))
-    assert clear["engines"]["xgboost"]["focal_helps"] and "beat logloss" in clear["lines"][0]
+    assert clear["engines"]["xgboost"]["focal_helps"] and "use focal loss" in clear["lines"][0]
+    assert "a clear gain" in clear["lines"][1] and "corrected for the 9 settings" in clear["lines"][1]
     # significant alone, not once 9 settings are accounted for
     mid = verdict(np.array([0.020, 0.002, 0.016, 0.004, 0.013]))
-    assert not mid["engines"]["xgboost"]["focal_helps"] and "looks better" in mid["lines"][0]
+    assert not mid["engines"]["xgboost"]["focal_helps"] and mid["lines"][0].startswith("XGBoost: use logloss")
+    assert "better only before correcting for the 9 settings" in mid["lines"][1]
     # every setting worse
     worse = verdict(np.array([-0.030, -0.031, -0.029, -0.030, -0.032]), others=-0.05)
-    assert "is worse than logloss" in worse["lines"][0]
-    assert "weighted logloss vs logloss on PR-AUC: worse" in worse["lines"][1]
+    assert "clearly worse" in worse["lines"][1]
+    assert worse["lines"][2].startswith("  Weighted logloss: PR-AUC") and "clearly worse" in worse["lines"][2]
+
+
+def test_recommend_names_weighted_logloss_when_only_it_wins_clearly():
+    base = np.array([0.30, 0.31, 0.29, 0.30, 0.32])
+    grid = C.make_grid(["xgboost"], [2.0], [None])
+    values = {grid[0]: base, grid[1]: base + np.array([0.030, 0.031, 0.029, 0.030, 0.032]), grid[2]: base - 0.001}
+    advice = C.recommend(_crafted(values))
+    assert advice["winners"] == {"xgboost": "weighted logloss"}
+    assert advice["lines"][0].startswith("XGBoost: use class-weighted logloss")
 
 
 def test_inner_cv_select_sees_only_the_training_part():
@@ -287,9 +305,10 @@ def test_real_fits_on_bundled_subset_give_posterior_and_raw():
         assert 0 < s["pr_auc"] <= 1 and 0 < s["roc_auc"] <= 1 and s["diverged_folds"] == 0
         if s["loss"] == "focal":
             # the uncorrected sigmoid of a gamma=2, alpha=0.25 margin is not the posterior
-            assert math.isfinite(s["raw_logloss"]) and s["raw_logloss"] != pytest.approx(s["logloss"], rel=1e-3)
+            assert math.isfinite(s["raw_logloss"]) and math.isfinite(s["post_logloss"])
+            assert s["raw_logloss"] != pytest.approx(s["post_logloss"], rel=1e-3)
         else:
-            assert math.isnan(s["raw_logloss"])
+            assert math.isnan(s["raw_logloss"]) and math.isnan(s["post_ece"])
 
 
 def test_early_stopping_stops_every_kind_of_model():
@@ -350,3 +369,123 @@ def test_benchmark_script_runs_and_reports(shared_data, tmp_path):
     # a second call with the same settings reuses the cache and renders the same tables
     real_data.main(argv)
     assert out.read_text().split("## Summary")[1] == text.split("## Summary")[1]
+
+
+# ------------------------------------------------------------------------------- multiclass, modes, Ctrl-C
+def _four_classes(n=240, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.array([0] * 120 + [1] * 80 + [2] * (n - 202) + [3] * 2)
+    X = np.column_stack([y + rng.standard_normal(n), rng.standard_normal(n)])
+    return X, y
+
+
+def test_multiclass_validation_split_keeps_every_class_in_the_fit_part():
+    _, y = _four_classes()
+    fit, val = C.validation_split(y, 0.2, 0)
+    assert set(np.unique(y[fit])) == {0, 1, 2, 3} and len(set(fit) & set(val)) == 0
+    assert len(fit) + len(val) == len(y) and np.sum(y[val] == 3) == 0  # the 2-row class: 1 row, never held out alone
+    assert abs(np.sum(y[val] == 0) - 24) <= 1
+
+
+def test_multiclass_folds_put_every_class_in_every_training_part():
+    _, y = _four_classes()
+    folds = C.folds_for(y, 5, 0)
+    assert all(set(np.unique(y[train])) == {0, 1, 2, 3} for train, _ in folds)
+    with pytest.raises(DataError, match="at least 2 per class"):
+        C.folds_for(np.array([0] * 10 + [1] * 10 + [2]), 3, 0)
+
+
+def test_multiclass_cross_validation_with_real_engines():
+    X, y = _four_classes()
+    configs = C.make_grid(C.available_engines(), [2.0], ["balanced"])
+    res = C.cross_validate(X, y, configs, C.Settings(n_estimators=6, early_stopping=3), n_splits=3)
+    assert res.n_classes == 4 and all(res.oof[c].shape == (len(y), 4) for c in configs)
+    for s in C.summarize(res):
+        assert 0 < s["pr_auc"] <= 1 and 0 < s["balanced_accuracy"] <= 1 and np.isfinite(s["ap_3"])
+        if s["loss"] == "focal":
+            assert np.isfinite(s["raw_ece"]) and np.isfinite(s["post_brier"])
+    # the weighted baseline really is weighted: it predicts the rare classes more often than logloss
+    by = {(c.engine, c.name): c for c in configs}
+    for engine in C.available_engines():
+        weighted = res.oof[by[(engine, "weighted logloss")]][:, 2:].sum(axis=1).mean()
+        plain = res.oof[by[(engine, "logloss")]][:, 2:].sum(axis=1).mean()
+        assert weighted > plain, engine
+
+
+def test_predict_modes_are_the_default_the_raw_link_and_the_posterior():
+    import copy
+
+    from scipy import special
+
+    X, y = _four_classes()
+    for engine in C.available_engines():
+        model = C._focal_class(engine)(gamma=2.0, n_estimators=5, alpha="balanced").fit(X, y)
+        modes = C.predict_modes(model, X, 4)
+        margin = model.decision_function(X)
+        np.testing.assert_allclose(modes["default"], model.predict_proba(X))
+        np.testing.assert_allclose(modes["raw"], special.softmax(margin, axis=1))
+        np.testing.assert_allclose(modes["posterior"], model.loss_.posterior(margin))
+        # the same as the estimator's own explicit modes, whatever its default is
+        for mode in ("raw", "posterior"):
+            explicit = copy.copy(model).set_params(probability=mode).predict_proba(X)
+            np.testing.assert_allclose(modes[mode], explicit, rtol=1e-12, atol=1e-15)
+        yb = (y > 0).astype(int)
+        binary = C._focal_class(engine)(gamma=2.0, alpha=0.25, n_estimators=5).fit(X, yb)
+        modes = C.predict_modes(binary, X, 2)
+        np.testing.assert_allclose(modes["raw"], special.expit(binary.decision_function(X)))
+        assert not np.allclose(modes["raw"], modes["posterior"])
+
+
+def test_ctrl_c_result_holds_only_finished_folds():
+    X, y = _toy(300)
+    configs = C.make_grid(["xgboost"], [0.1], [None])
+    calls = []
+
+    def build(config, settings, y_train):
+        calls.append(1)
+        if len(calls) == 2 * len(configs) + 2:
+            raise KeyboardInterrupt
+        return _fake_build(config, settings, y_train)
+
+    with pytest.raises(C.CVInterrupted) as exc:
+        C.cross_validate(X, y, configs, C.Settings(), n_splits=4, build=build)
+    res = exc.value.result
+    assert isinstance(exc.value, KeyboardInterrupt)
+    assert res.partial and res.completed_folds == 2 and {r["fold"] for r in res.rows} == {0, 1}
+    assert len(res.rows) == 2 * len(configs)
+    for c in configs:  # predictions of the unfinished third fold are discarded
+        assert np.array_equal(np.isfinite(res.oof[c]), res.scored) and res.scored.sum() == 150
+    calls.clear()
+    with pytest.raises(C.CVInterrupted) as exc:
+        C.cross_validate(X, y, configs, C.Settings(), n_splits=4,
+                         build=lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert exc.value.result is None
+
+
+def test_warm_up_fits_every_gamma_and_hessian_once_per_engine(monkeypatch):
+    seen = []
+    monkeypatch.setattr(C, "_fit_predict", lambda config, settings, *a, **k: seen.append((config, settings)))
+    configs = C.make_grid(["xgboost", "lightgbm"], [1.0, 2.0], [None, 0.25], hessians=(None, "exact"))
+    C.warm_up(["xgboost", "lightgbm"], 2, configs, C.Settings(early_stopping=30))
+    keys = [(c.engine, c.gamma, c.hessian) for c, _ in seen]
+    assert len(keys) == len(set(keys)) == 2 * 2 * 2 and all(c.loss == "focal" for c, _ in seen)
+    assert all(s.n_estimators == 2 and s.early_stopping for _, s in seen)  # tiny, eval path included
+
+
+def test_check_alphas_refuses_numeric_alpha_for_multiclass():
+    C.check_alphas([None, 0.25], 2)
+    C.check_alphas([None, "balanced"], 4)
+    with pytest.raises(DataError, match="--alphas 0.25.*4 classes.*balanced"):
+        C.check_alphas([None, 0.25], 4)
+
+
+def test_boost_focal_warnings_from_the_fits_are_kept_not_swallowed():
+    pytest.importorskip("lightgbm")
+    X = np.zeros((60, 2))  # nothing to split on: the focal estimator warns that the model is constant
+    y = np.array([0, 1] * 30)
+    configs = [C.Config("lightgbm", "focal", 2.0), C.Config("lightgbm", "logloss")]
+    res = C.cross_validate(X, y, configs, C.Settings(n_estimators=3), n_splits=2)
+    found = C.fit_warnings(res)
+    assert sum(found.values()) == 2 and all("can be split" in text for text in found)
+    assert all(r["warning"] == "" for r in res.rows if r["config"] == "logloss")
+    assert "warning" not in C.summarize(res)[0]
