@@ -332,8 +332,14 @@ class FocalXGBClassifier(FocalBoostClassifier):
         )
 
     def _call_train(self, xgb, params, dtrain, n_estimators, evals, obj, custom_metric, callbacks, verbose):
-        """The single call into XGBoost's trainer (swap point for a distributed variant)."""
-        return xgb.train(
+        """The single call into XGBoost's trainer (swap point for a distributed variant).
+
+        ``xgb.train``'s loop without its per-round Python layer (``boost_focal._xgb_loop``: the
+        same models; it runs ``xgb.train`` itself where the lean path does not apply).
+        """
+        from .._xgb_loop import train_with
+
+        return train_with(
             params,
             dtrain,
             num_boost_round=n_estimators,
@@ -342,6 +348,7 @@ class FocalXGBClassifier(FocalBoostClassifier):
             custom_metric=custom_metric,
             verbose_eval=verbose,
             callbacks=callbacks or None,
+            own_objective=True,
         )
 
     def _rounds_trained(self):
