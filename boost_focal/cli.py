@@ -117,7 +117,27 @@ def build_parser():
     cmp.add_argument("--quick", action="store_true", help="3 folds, gammas 1,2 x alphas none,0.25, at most 300 rounds")
     cmp.add_argument("--output", type=Path, metavar="DIR", help="write results.csv, summary.csv, summary.json and plots here")
     cmp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    warm = sub.add_parser(
+        "warmup",
+        help="compile the Numba kernels now (e.g. while building a container), not in the first fits",
+        description="Compile (into Numba's cache) the kernels of every gamma x Hessian x binary/multiclass "
+        "combination listed, so that the first fits of those combinations compile nothing.",
+    )
+    warm.add_argument("--gammas", type=_float_list, default=None, metavar="LIST",
+                      help="focal gammas (default 0.5,1,2,2.5,3; each gamma kind is a kernel of its own)")
+    warm.add_argument("--hessians", type=_hessian_list, default=None, metavar="LIST",
+                      help="Hessian modes: bohning, exact, abs, clip (default bohning,exact)")
     return parser
+
+
+def run_warmup(args):
+    from .warmup import DEFAULT_GAMMAS, DEFAULT_HESSIANS, warmup
+
+    seconds = warmup(
+        args.gammas or DEFAULT_GAMMAS, args.hessians or DEFAULT_HESSIANS, progress=lambda line: print(line, flush=True)
+    )
+    print(f"boost-focal: kernels compiled and cached in {seconds:.1f} s")
+    return 0
 
 
 def main(argv=None):
@@ -126,6 +146,8 @@ def main(argv=None):
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    if args.command == "warmup":
+        return run_warmup(args)
     from .datasets import DataError
 
     try:
@@ -160,6 +182,8 @@ def load_input(args):
 
 def run_compare(args, out=None):
     from . import compare as C
+    if args.command == "warmup":
+        return run_warmup(args)
     from .datasets import DataError
 
     out = out or sys.stdout
@@ -272,6 +296,8 @@ def write_outputs(folder, result, summary, advice, data_info, out):
     """results.csv (per fold), summary.csv, summary.json and, with matplotlib, two PNG figures."""
     from . import compare as C
     from ._plots import have_matplotlib, plot_focal_loss, plot_pr_curves
+    if args.command == "warmup":
+        return run_warmup(args)
     from .datasets import DataError
 
     folder = Path(folder)
