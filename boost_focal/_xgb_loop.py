@@ -35,7 +35,8 @@ import weakref
 
 import numpy as np
 
-# [lowest, first unsupported) XGBoost versions the C round trip was checked against
+# [lowest, first unsupported) XGBoost versions: XGBoosterTrainOneIter and the JSON prediction config
+# have these signatures since 2.1; the bit-for-bit tests ran on 3.2
 SUPPORTED_VERSIONS = ((2, 1), (4, 0))
 
 # Booster.boost's prediction config: raw margins (type 1) of the training data, all trees

@@ -182,8 +182,6 @@ def load_input(args):
 
 def run_compare(args, out=None):
     from . import compare as C
-    if args.command == "warmup":
-        return run_warmup(args)
     from .datasets import DataError
 
     out = out or sys.stdout
@@ -296,8 +294,6 @@ def write_outputs(folder, result, summary, advice, data_info, out):
     """results.csv (per fold), summary.csv, summary.json and, with matplotlib, two PNG figures."""
     from . import compare as C
     from ._plots import have_matplotlib, plot_focal_loss, plot_pr_curves
-    if args.command == "warmup":
-        return run_warmup(args)
     from .datasets import DataError
 
     folder = Path(folder)
