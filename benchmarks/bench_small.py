@@ -9,15 +9,20 @@ the estimator trained through ``xgb.train`` (what it did before ``boost_focal._x
 ``xgb.train(obj=FocalLoss)`` against ``boost_focal.xgb_train(obj=FocalLoss)`` on the same DMatrix.
 
 Every fit is timed whole (building the DMatrix/Dataset included, as a user's fit); candidates
-run in turns and the medians over the repeats are compared.
+run in turns and the medians over the repeats are compared. ``run(..., threads=1, clock="cpu")``
+times one-thread fits by the process's CPU time instead of the wall clock: on a shared, loaded
+machine a 2-thread fit's wall time mostly measures OpenMP threads waiting for each other, while
+one thread's CPU time is what the fit itself costs.
 """
+
+import sys
 
 import numpy as np
 
 from boost_focal import FocalLGBMClassifier, FocalLoss, FocalXGBClassifier, xgb_train
 
 from .bench_training import binary_data, softmax_data
-from .timing import Row, fmt_ms, interleaved_medians, verdict
+from .timing import Row, fmt_ms, verdict
 
 THREADS = 2
 ROUNDS = 200
@@ -27,13 +32,13 @@ SIZES = (1_000, 5_000, 50_000)
 TARGETS = {1_000: (1.15, 1.10), 5_000: (1.15, 1.10), 50_000: (1.05, 1.05)}
 
 
-def _xgb_params():
-    return dict(n_estimators=ROUNDS, max_depth=DEPTH, learning_rate=0.1, n_jobs=THREADS, tree_method="hist")
+def _xgb_params(threads):
+    return dict(n_estimators=ROUNDS, max_depth=DEPTH, learning_rate=0.1, n_jobs=threads, tree_method="hist")
 
 
-def _lgb_params():
+def _lgb_params(threads):
     return dict(
-        n_estimators=ROUNDS, max_depth=DEPTH, num_leaves=2**DEPTH - 1, learning_rate=0.1, n_jobs=THREADS,
+        n_estimators=ROUNDS, max_depth=DEPTH, num_leaves=2**DEPTH - 1, learning_rate=0.1, n_jobs=threads,
         verbose=-1,
     )
 
@@ -54,18 +59,18 @@ def _through_xgb_train():
     return ThroughXgbTrain
 
 
-def _candidates(x, y, k):
+def _candidates(x, y, k, threads):
     import lightgbm as lgb
     import xgboost as xgb
 
-    xp, lp = _xgb_params(), _lgb_params()
+    xp, lp = _xgb_params(threads), _lgb_params(threads)
     old = _through_xgb_train()
-    train_params = {"tree_method": "hist", "max_depth": DEPTH, "eta": 0.1, "nthread": THREADS, "verbosity": 0}
+    train_params = {"tree_method": "hist", "max_depth": DEPTH, "eta": 0.1, "nthread": threads, "verbosity": 0}
     if k == 2:
         train_params["objective"] = "binary:logistic"
     else:
         train_params.update(objective="multi:softprob", num_class=k)
-    dtrain = xgb.QuantileDMatrix(x, label=y, nthread=THREADS)
+    dtrain = xgb.QuantileDMatrix(x, label=y, nthread=threads)
     fl = FocalLoss(2.0)
     return {
         "xgb": lambda: xgb.XGBClassifier(**xp).fit(x, y),
@@ -78,13 +83,13 @@ def _candidates(x, y, k):
     }
 
 
-def _rows(n, k, t, load):
+def _rows(n, k, t, load, threads, clock):
     import lightgbm
     import xgboost
 
     case = "binary" if k == 2 else f"K={k}"
     sizes = f"{n:,} x 20, {case}, {ROUNDS} rounds, depth {DEPTH}"
-    threads = f"{THREADS} (library)"
+    threads = f"{threads} (library)" + (", CPU time" if clock == "cpu" else "")
     xgb_target, lgb_target = TARGETS[n]
     extra = {"median_s": t, "load_average": load}
     xv, lv = f"xgboost {xgboost.__version__}", f"lightgbm {lightgbm.__version__}"
@@ -106,9 +111,26 @@ def _rows(n, k, t, load):
     ]
 
 
-def run(quick, sizes=SIZES, classes=(2, 5)):
-    import os
+def interleaved_medians_by(clock, candidates, repeats):
+    """:func:`timing.interleaved_medians` with the given clock (one warm-up round)."""
+    for fn in candidates.values():
+        fn()
+    times = {name: [] for name in candidates}
+    for _ in range(repeats):
+        for name, fn in candidates.items():
+            start = clock()
+            fn()
+            times[name].append(clock() - start)
+    return {name: float(np.median(ts)) for name, ts in times.items()}
 
+
+def run(quick, sizes=SIZES, classes=(2, 5), threads=THREADS, clock="wall"):
+    """Rows for every (classes, size); quick: 3 repeats instead of 7. clock: "wall" or "cpu"
+    (the process's CPU time; meaningful with threads=1)."""
+    import os
+    import time
+
+    timer = {"wall": time.perf_counter, "cpu": time.process_time}[clock]
     repeats = 3 if quick else 7
     rows = []
     for k in classes:
@@ -116,6 +138,10 @@ def run(quick, sizes=SIZES, classes=(2, 5)):
             x, y = binary_data(n) if k == 2 else softmax_data(n, k)
             y = y.astype(np.int64)
             load = os.getloadavg()[0]
-            t = interleaved_medians(_candidates(x, y, k), repeats)
-            rows += _rows(n, k, t, f"{load:.1f}-{os.getloadavg()[0]:.1f}")
+            t = interleaved_medians_by(timer, _candidates(x, y, k, threads), repeats)
+            done = _rows(n, k, t, f"{load:.1f}-{os.getloadavg()[0]:.1f}", threads, clock)
+            for r in done:  # as they come: a long run under load still leaves its figures
+                print(f"[small] {r.case}, {r.sizes}, {r.threads}: {r.measured} = {r.ratio} "
+                      f"(load {r.extra['load_average']})", file=sys.stderr, flush=True)
+            rows += done
     return rows
