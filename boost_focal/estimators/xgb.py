@@ -286,7 +286,7 @@ class FocalXGBClassifier(FocalBoostClassifier):
 
     def _dmatrix(self, xgb, X, y, w, offset, quantile, ref=None, data_kwargs=None):
         kwargs = dict(
-            label=y,
+            label=np.asarray(y, dtype=np.float32),  # XGBoost's float32; int64 labels cost ~25 ms more per DMatrix
             weight=w,
             missing=self.missing,
             enable_categorical=self.enable_categorical,
