@@ -4,7 +4,8 @@
     python benchmarks/run.py --quick      # fewer repeats (about 2 minutes)
     python benchmarks/run.py --markdown results.md [--json results.json]
 
-Sections: float32 kernel throughput against a NumPy copy of the same bytes and against a
+Sections: tuning-sized fits of the estimators against the libraries' classifiers (``small``),
+float32 kernel throughput against a NumPy copy of the same bytes and against a
 vectorised NumPy implementation, accuracy of the float32 kernels, end-to-end training time
 against XGBoost's and LightGBM's built-in objectives (binary and multiclass), and import/compile
 times with a read-only install. Every timing is a median of repeats taken in turns with its
@@ -24,9 +25,11 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable a
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     __package__ = "benchmarks"
 
-from benchmarks import bench_kernels, bench_startup, bench_training  # noqa: E402
+from benchmarks import bench_kernels, bench_small, bench_startup, bench_training  # noqa: E402
 
-SECTIONS = {"startup": bench_startup, "kernels": bench_kernels, "training": bench_training}
+SECTIONS = {
+    "startup": bench_startup, "kernels": bench_kernels, "training": bench_training, "small": bench_small,
+}
 COLUMNS = ("Benchmark", "Sizes", "Threads", "Versions", "Measured", "Ratio", "Target", "Met")
 NOTES = (
     "Kernel ratios are medians of repeats run in turns with their baseline in one process. "

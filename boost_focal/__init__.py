@@ -4,7 +4,8 @@ from .estimators import FocalLGBMClassifier, FocalXGBClassifier
 from ._frameworks import lgb_init_score, xgb_base_score
 from .focal import FocalLoss
 from .metric import FocalMetric
+from ._xgb_loop import train as xgb_train
 
 __version__ = "0.1.0"
 
-__all__ = ["FocalLGBMClassifier", "FocalLoss", "FocalMetric", "FocalXGBClassifier", "__version__", "lgb_init_score", "xgb_base_score"]
+__all__ = ["FocalLGBMClassifier", "FocalLoss", "FocalMetric", "FocalXGBClassifier", "__version__", "lgb_init_score", "xgb_base_score", "xgb_train"]

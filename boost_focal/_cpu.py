@@ -268,6 +268,17 @@ def softmax_posterior(z, gamma, log_alpha, out):
     run_split(_softmax_posterior_rows, z.shape[0], _ref_rows(z), _slicer((z,), (gamma, log_alpha), (out,)))
 
 
+@njit(cache=True, nogil=True)
+def labels_in_range(y, top):
+    """True when every y is an integer in [0, top] (NaN and inf fail): one pass, no temporaries,
+    for :func:`boost_focal._validation.check_labels` on large float label arrays."""
+    bad = False
+    for i in range(y.shape[0]):
+        v = y[i]
+        bad |= (v != math.floor(v)) | (v < 0) | (v > top)  # NaN != NaN; +-inf fail the range
+    return not bad
+
+
 @njit(cache=True)
 def log_phi_array(u, gamma):
     out = np.empty(u.shape[0])

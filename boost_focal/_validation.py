@@ -101,6 +101,18 @@ def check_margin(margin, name="margin"):
 
 LABEL_LIMIT = 2**24  # float32 holds every integer up to here exactly
 
+# From this many float labels on, one compiled pass (finite, integral, in range) replaces the
+# NumPy checks below (about 7 passes with temporaries: 8 ms on 4M labels against 1-2 ms);
+# smaller label arrays never compile it (it would add to a first fit's compile time).
+FUSED_LABELS_FROM = 1 << 16
+
+
+def _labels_in_range(arr, n_classes):
+    """True when every label is an integer in 0..n_classes-1 (NaN/inf fail), in one pass."""
+    from ._cpu import labels_in_range
+
+    return labels_in_range(arr, float(n_classes - 1))
+
 
 def check_labels(y, n_rows, n_classes, name="y"):
     """Labels as a contiguous 1-D float32 array of integers 0..n_classes-1.
@@ -120,6 +132,10 @@ def check_labels(y, n_rows, n_classes, name="y"):
         raise ValueError(f"{name} is empty: at least one label is needed")
     if arr.dtype == np.bool_:
         arr = arr.astype(np.int8)
+    if n_classes <= LABEL_LIMIT and arr.dtype in (np.float32, np.float64) and arr.shape[0] >= FUSED_LABELS_FROM:
+        if _labels_in_range(np.ascontiguousarray(arr), n_classes):
+            return np.ascontiguousarray(arr, dtype=np.float32)
+        # else: the checks below find and name the problem
     if arr.dtype.kind == "f":
         if not np.isfinite(arr).all():
             raise ValueError(f"{name} contains NaN or infinite labels; labels must be integers 0..{n_classes - 1}")

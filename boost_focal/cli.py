@@ -152,7 +152,27 @@ def build_parser():
                      help="write results.csv, summary.csv, summary.json and the figures pr_curves.png, "
                           "calibration.png, focal_loss.png here (checked before any fit)")
     cmp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    warm = sub.add_parser(
+        "warmup",
+        help="compile the Numba kernels now (e.g. while building a container), not in the first fits",
+        description="Compile (into Numba's cache) the kernels of every gamma x Hessian x binary/multiclass "
+        "combination listed, so that the first fits of those combinations compile nothing.",
+    )
+    warm.add_argument("--gammas", type=_float_list, default=None, metavar="LIST",
+                      help="focal gammas (default 0.5,1,2,2.5,3; each gamma kind is a kernel of its own)")
+    warm.add_argument("--hessians", type=_hessian_list, default=None, metavar="LIST",
+                      help="Hessian modes: bohning, exact, abs, clip (default bohning,exact)")
     return parser
+
+
+def run_warmup(args):
+    from .warmup import DEFAULT_GAMMAS, DEFAULT_HESSIANS, warmup
+
+    seconds = warmup(
+        args.gammas or DEFAULT_GAMMAS, args.hessians or DEFAULT_HESSIANS, progress=lambda line: print(line, flush=True)
+    )
+    print(f"boost-focal: kernels compiled and cached in {seconds:.1f} s")
+    return 0
 
 
 def main(argv=None):
@@ -161,6 +181,8 @@ def main(argv=None):
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    if args.command == "warmup":
+        return run_warmup(args)
     from .datasets import DataError
 
     try:

@@ -182,16 +182,21 @@ class FocalLoss:
         z, y, w, alpha = self._prepare(margin, y, sample_weight)
         return self._grad_hess_checked(z, y, w, alpha)
 
-    def _grad_hess_checked(self, z, y, w, alpha, dtype=None):
+    def _grad_hess_checked(self, z, y, w, alpha, dtype=None, out=None):
         """grad_hess on already-validated arrays (the adapters cache validation per dataset).
 
         ``dtype`` is the output dtype (default: the margin's). The arithmetic is float64 either
         way; float32 outputs use the SIMD kernels (see ``FAST_FLOAT32``), also for float64 margins
         (pass ``dtype=np.float32`` for LightGBM, which keeps gradients in float32 anyway).
+        ``out``: preallocated (grad, hess) of z's shape and that dtype, written and returned.
         """
-        out = z.dtype if dtype is None else np.dtype(dtype)
-        grad = np.empty_like(z, dtype=out)
-        hess = np.empty_like(z, dtype=out)
+        if out is None:
+            out = z.dtype if dtype is None else np.dtype(dtype)
+            grad = np.empty_like(z, dtype=out)
+            hess = np.empty_like(z, dtype=out)
+        else:
+            grad, hess = out
+            out = grad.dtype
         mode = _MODE_CODES[self.hessian]
         fast = FAST_FLOAT32 and out == np.float32
         if z.ndim == 1:

@@ -76,3 +76,21 @@ def test_replay_is_not_trivially_equal():
     wrong = xgb.train(params, d, 5, obj=bench_training.replaying(other))
     assert np.array_equal(focal.predict(d, output_margin=True), replayed.predict(d, output_margin=True))
     assert not np.array_equal(focal.predict(d, output_margin=True), wrong.predict(d, output_margin=True))
+
+
+def test_small_data_before_row_trains_through_xgb_train(monkeypatch):
+    """bench_small's "before" candidate really goes through xgb.train, and the lean loop is
+    restored afterwards (so the other candidates measure it)."""
+    xgb = pytest.importorskip("xgboost")
+    from benchmarks import bench_small
+    from boost_focal import _xgb_loop
+
+    calls = []
+    real = xgb.train
+    monkeypatch.setattr(xgb, "train", lambda *a, **k: calls.append(1) or real(*a, **k))
+    x, y = bench_training.binary_data(500)
+    old = bench_small._through_xgb_train()(n_estimators=3, n_jobs=1).fit(x, y)
+    assert calls == [1] and _xgb_loop.supported(xgb)
+    new = bench_small.FocalXGBClassifier(n_estimators=3, n_jobs=1).fit(x, y)
+    assert calls == [1]  # the estimator itself: the lean loop
+    assert np.array_equal(old.decision_function(x), new.decision_function(x))

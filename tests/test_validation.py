@@ -225,3 +225,30 @@ def test_more_classes_than_float32_labels_hold_is_refused():
 
     with pytest.raises(ValueError, match="at most 16777216 classes"):
         check_labels(np.array([0, 1]), 2, LABEL_LIMIT + 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [2, 5])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, -1.0, 0.5, 1.5, "k"])
+def test_large_float_labels_get_the_same_errors_as_small_ones(monkeypatch, dtype, k, bad):
+    """From FUSED_LABELS_FROM labels on, one compiled pass checks them; a bad label anywhere
+    still gets the error the NumPy checks give (they run once the pass has found a problem)."""
+    from boost_focal import _validation
+
+    calls = []
+    real = _validation._labels_in_range
+    monkeypatch.setattr(_validation, "_labels_in_range", lambda *a: calls.append(1) or real(*a))
+    n = _validation.FUSED_LABELS_FROM + 7
+    y = (np.arange(n) % k).astype(dtype)
+    z = np.zeros(n) if k == 2 else np.zeros((n, k))
+    FocalLoss().grad_hess(z, y)  # good labels pass the compiled check
+    assert calls == [1]
+    bad = float(k) if bad == "k" else bad  # the first label out of range
+    small = y[:50].copy()
+    y[n - 3] = bad
+    small[47] = bad
+    with pytest.raises(ValueError) as small_error:
+        FocalLoss().grad_hess(z[:50], small)
+    with pytest.raises(ValueError) as large_error:
+        FocalLoss().grad_hess(z, y)
+    assert str(large_error.value) == str(small_error.value)

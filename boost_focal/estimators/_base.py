@@ -24,7 +24,7 @@ from ..focal import FocalLoss
 from ._calibration import default_temperature, fit_temperature, temper, temperature_centre
 from ._evaluation import EvalRecorder, check_early_stopping_rounds, check_eval_metric
 from ._scale import auto_loss_scale, check_loss_scale
-from ._threads import kernel_threads
+from ._threads import SERIAL_BELOW, kernel_threads
 
 PROBABILITY_MODES = ("calibrated", "posterior", "raw")
 
@@ -208,24 +208,41 @@ def make_objective(loss, y, w, alpha, n_jobs=None):
     kernels' own error) makes w * g exact for integer weights up to 8, so a weight of k trains
     bit-for-bit the same XGBoost model as k copies of the row (frequency weights); other
     weights are rounded once, as before.
+
+    Per-round fixed costs matter on small data (a round on 1k rows is a few hundred
+    microseconds): labels are float32 once (the kernels' one label dtype, so no extra compiled
+    variant), grad and hess are the two halves of one buffer allocated once and reused (both
+    libraries copy the gradients before the next round), rounded and weighted in one pass each,
+    and the kernel thread count is set only for inputs big enough to be split at all.
+    The returned arrays are overwritten by the next call.
     """
-    unweighted = np.empty(0, dtype=np.float64)
+    labels = np.ascontiguousarray(y, dtype=np.float32)  # integers < 2^24: exact
     n_classes = alpha.shape[0]
+    buffers = {}
 
     def objective(margin):
         margin = np.ascontiguousarray(margin)
         if n_classes > 2 and margin.ndim == 1:  # older XGBoost hands multiclass margins flat, row-major
-            margin = margin.reshape(y.shape[0], n_classes)
-        with kernel_threads(n_jobs, margin.size):
-            grad, hess = loss._grad_hess_checked(margin, y, unweighted, alpha, dtype=np.float32)
-        grad = round_to_21_bits(np.array(grad, dtype=np.float32, copy=grad.dtype != np.float32))
-        hess = round_to_21_bits(np.array(hess, dtype=np.float32, copy=hess.dtype != np.float32))
-        if w.size == 0:
-            return grad, hess
-        wk = w if grad.ndim == 1 else w[:, None]
-        return (grad * wk).astype(np.float32), (hess * wk).astype(np.float32)
+            margin = margin.reshape(labels.shape[0], n_classes)
+        both = buffers.get(margin.shape)
+        if both is None:
+            buffers.clear()
+            both = buffers[margin.shape] = np.empty((2,) + margin.shape, dtype=np.float32)
+        out = (both[0], both[1])
+        if margin.size < SERIAL_BELOW:  # the kernels run on one thread at this size anyway
+            loss._grad_hess_checked(margin, labels, _UNWEIGHTED, alpha, out=out)
+        else:
+            with kernel_threads(n_jobs, margin.size):
+                loss._grad_hess_checked(margin, labels, _UNWEIGHTED, alpha, out=out)
+        round_to_21_bits(both)
+        if w.size:
+            np.multiply(both, w if margin.ndim == 1 else w[:, None], out=both, casting="unsafe")
+        return out
 
     return objective
+
+
+_UNWEIGHTED = np.empty(0, dtype=np.float64)
 
 
 # ---------------------------------------------------------------------------- the estimator base

@@ -1,0 +1,147 @@
+"""Tuning-sized data: the estimators against the libraries' own classifiers, whole fits.
+
+What cross-validation and hyperparameter searches run: 1k, 5k and 50k rows, binary and K=5,
+200 rounds, depth 4, 2 threads, no eval set. ``FocalXGBClassifier`` vs ``XGBClassifier`` (hist)
+and ``FocalLGBMClassifier`` vs ``LGBMClassifier``, each with the same tree settings. There a
+round costs a few hundred microseconds, so per-round fixed costs (the custom-objective round
+trip through Python) decide the ratio. Two information rows per XGBoost case separate that:
+the estimator trained through ``xgb.train`` (what it did before ``boost_focal._xgb_loop``), and
+``xgb.train(obj=FocalLoss)`` against ``boost_focal.xgb_train(obj=FocalLoss)`` on the same DMatrix.
+
+Every fit is timed whole (building the DMatrix/Dataset included, as a user's fit); candidates
+run in turns and the medians over the repeats are compared. ``run(..., threads=1, clock="cpu")``
+times one-thread fits by the process's CPU time instead of the wall clock: on a shared, loaded
+machine a 2-thread fit's wall time mostly measures OpenMP threads waiting for each other, while
+one thread's CPU time is what the fit itself costs.
+"""
+
+import sys
+
+import numpy as np
+
+from boost_focal import FocalLGBMClassifier, FocalLoss, FocalXGBClassifier, xgb_train
+
+from .bench_training import binary_data, softmax_data
+from .timing import Row, fmt_ms, verdict
+
+THREADS = 2
+ROUNDS = 200
+DEPTH = 4
+SIZES = (1_000, 5_000, 50_000)
+# (XGBoost, LightGBM) targets by size
+TARGETS = {1_000: (1.15, 1.10), 5_000: (1.15, 1.10), 50_000: (1.05, 1.05)}
+
+
+def _xgb_params(threads):
+    return dict(n_estimators=ROUNDS, max_depth=DEPTH, learning_rate=0.1, n_jobs=threads, tree_method="hist")
+
+
+def _lgb_params(threads):
+    return dict(
+        n_estimators=ROUNDS, max_depth=DEPTH, num_leaves=2**DEPTH - 1, learning_rate=0.1, n_jobs=threads,
+        verbose=-1,
+    )
+
+
+def _through_xgb_train():
+    """FocalXGBClassifier as it trained before the lean loop: through xgb.train itself."""
+    from boost_focal import _xgb_loop
+
+    class ThroughXgbTrain(FocalXGBClassifier):
+        def fit(self, *args, **kwargs):
+            saved = _xgb_loop.supported
+            _xgb_loop.supported = lambda xgb: False
+            try:
+                return super().fit(*args, **kwargs)
+            finally:
+                _xgb_loop.supported = saved
+
+    return ThroughXgbTrain
+
+
+def _candidates(x, y, k, threads):
+    import lightgbm as lgb
+    import xgboost as xgb
+
+    xp, lp = _xgb_params(threads), _lgb_params(threads)
+    old = _through_xgb_train()
+    train_params = {"tree_method": "hist", "max_depth": DEPTH, "eta": 0.1, "nthread": threads, "verbosity": 0}
+    if k == 2:
+        train_params["objective"] = "binary:logistic"
+    else:
+        train_params.update(objective="multi:softprob", num_class=k)
+    dtrain = xgb.QuantileDMatrix(x, label=y, nthread=threads)
+    fl = FocalLoss(2.0)
+    return {
+        "xgb": lambda: xgb.XGBClassifier(**xp).fit(x, y),
+        "focal_xgb": lambda: FocalXGBClassifier(**xp).fit(x, y),
+        "focal_xgb_via_xgb_train": lambda: old(**xp).fit(x, y),
+        "xgb.train(FocalLoss)": lambda: xgb.train(train_params, dtrain, ROUNDS, obj=fl),
+        "xgb_train(FocalLoss)": lambda: xgb_train(train_params, dtrain, ROUNDS, obj=fl),
+        "lgb": lambda: lgb.LGBMClassifier(**lp).fit(x, y),
+        "focal_lgb": lambda: FocalLGBMClassifier(**lp).fit(x, y),
+    }
+
+
+def _rows(n, k, t, load, threads, clock):
+    import lightgbm
+    import xgboost
+
+    case = "binary" if k == 2 else f"K={k}"
+    sizes = f"{n:,} x 20, {case}, {ROUNDS} rounds, depth {DEPTH}"
+    threads = f"{threads} (library)" + (", CPU time" if clock == "cpu" else "")
+    xgb_target, lgb_target = TARGETS[n]
+    extra = {"median_s": t, "load_average": load}
+    xv, lv = f"xgboost {xgboost.__version__}", f"lightgbm {lightgbm.__version__}"
+
+    def ratio_row(what, a, b, versions, target=None):
+        r = t[a] / t[b]
+        return Row(
+            "small data", what, sizes, threads, versions, f"{fmt_ms(t[a])} vs {fmt_ms(t[b])}", f"{r:.3f}x",
+            f"<= {target:.2f}x" if target else "", verdict(r, target) if target else "", extra,
+        )
+
+    return [
+        ratio_row("FocalXGBClassifier vs XGBClassifier", "focal_xgb", "xgb", xv, xgb_target),
+        ratio_row("FocalXGBClassifier through xgb.train (before the lean loop) vs XGBClassifier",
+                  "focal_xgb_via_xgb_train", "xgb", xv),
+        ratio_row("boost_focal.xgb_train vs xgb.train, obj=FocalLoss(2), same DMatrix",
+                  "xgb_train(FocalLoss)", "xgb.train(FocalLoss)", xv),
+        ratio_row("FocalLGBMClassifier vs LGBMClassifier", "focal_lgb", "lgb", lv, lgb_target),
+    ]
+
+
+def interleaved_medians_by(clock, candidates, repeats):
+    """:func:`timing.interleaved_medians` with the given clock (one warm-up round)."""
+    for fn in candidates.values():
+        fn()
+    times = {name: [] for name in candidates}
+    for _ in range(repeats):
+        for name, fn in candidates.items():
+            start = clock()
+            fn()
+            times[name].append(clock() - start)
+    return {name: float(np.median(ts)) for name, ts in times.items()}
+
+
+def run(quick, sizes=SIZES, classes=(2, 5), threads=THREADS, clock="wall"):
+    """Rows for every (classes, size); quick: 3 repeats instead of 7. clock: "wall" or "cpu"
+    (the process's CPU time; meaningful with threads=1)."""
+    import os
+    import time
+
+    timer = {"wall": time.perf_counter, "cpu": time.process_time}[clock]
+    repeats = 3 if quick else 7
+    rows = []
+    for k in classes:
+        for n in sizes:
+            x, y = binary_data(n) if k == 2 else softmax_data(n, k)
+            y = y.astype(np.int64)
+            load = os.getloadavg()[0]
+            t = interleaved_medians_by(timer, _candidates(x, y, k, threads), repeats)
+            done = _rows(n, k, t, f"{load:.1f}-{os.getloadavg()[0]:.1f}", threads, clock)
+            for r in done:  # as they come: a long run under load still leaves its figures
+                print(f"[small] {r.case}, {r.sizes}, {r.threads}: {r.measured} = {r.ratio} "
+                      f"(load {r.extra['load_average']})", file=sys.stderr, flush=True)
+            rows += done
+    return rows
