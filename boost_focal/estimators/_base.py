@@ -245,6 +245,36 @@ def make_objective(loss, y, w, alpha, n_jobs=None):
 _UNWEIGHTED = np.empty(0, dtype=np.float64)
 
 
+class MarginProbe:
+    """The objective, keeping a copy of the first training rows' margins of each round.
+
+    After training it tells how far the trees moved those margins from the starting score (as of
+    the last round the objective saw), for the "barely moves" warning, without a prediction pass.
+    """
+
+    ROWS = 256
+
+    def __init__(self, objective):
+        self.objective = objective
+        self.calls = 0
+        self.last = None
+
+    def __call__(self, margin):
+        self.calls += 1
+        self.last = np.array(margin[: self.ROWS], dtype=np.float64)
+        return self.objective(margin)
+
+    def moved(self, init_score):
+        """max |margin - init_score| over the probed rows, None before a second round."""
+        if self.calls < 2 or self.last is None:
+            return None
+        last = self.last
+        if np.ndim(init_score):  # (rows, K); older XGBoost hands multiclass margins flat, row-major
+            k = np.shape(init_score)[0]
+            last = last.ravel()[: (last.size // k) * k].reshape(-1, k)
+        return float(np.max(np.abs(last - init_score))) if last.size else None
+
+
 # ---------------------------------------------------------------------------- the estimator base
 class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
     """Base of the focal-loss classifiers; subclasses implement the ``_library`` hooks.
@@ -437,7 +467,8 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
             metric, [(ye, we) for _, ye, we in evals], loss, self._proba_from_margin, classes, rounds, self.n_jobs,
             greater_is_better,
         )
-        objective = make_objective(loss, y, w, alpha * self.loss_scale_, self.n_jobs)
+        probe = MarginProbe(make_objective(loss, y, w, alpha * self.loss_scale_, self.n_jobs))
+        objective = probe
         self.booster_ = self._train_booster(
             X, y, w, evals, objective, recorder, n_estimators, extra, verbose, **train_kwargs
         )
@@ -451,7 +482,7 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         stalled = recorder.stalled_warning()
         if stalled:
             warnings.warn(stalled, UserWarning, stacklevel=3)
-        self._warn_if_constant(X)
+        self._warn_if_constant(probe)
         if self.probability == "calibrated" and evals:
             Xe, ye, we = evals[-1]
             self._fit_temperature(self._predict_margin(Xe, self.n_estimators_), ye, we)
@@ -483,8 +514,12 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         self._fit_temperature(self._predict_margin(X, self.n_estimators_), codes, w if w.size else None)
         return self
 
-    def _warn_if_constant(self, X):
-        """Warn when the fitted model is (almost) the constant starting score: the silent non-model."""
+    def _warn_if_constant(self, probe):
+        """Warn when the fitted model is (almost) the constant starting score: the silent non-model.
+
+        ``probe`` (a :class:`MarginProbe`) saw the training margins of the first rows each round,
+        so the check costs no prediction pass.
+        """
         n_trees = self._rounds_trained()
         splits = self._n_splits()
         hint = (
@@ -500,16 +535,14 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
                 stacklevel=4,
             )
             return
-        if n_trees and splits:
-            rows = take_rows(X, np.linspace(0, num_rows(X) - 1, min(num_rows(X), 1000)).astype(np.int64))
-            moved = np.max(np.abs(np.asarray(self._predict_margin(rows, self.n_estimators_)) - self.init_score_))
-            if moved < 1e-3:
-                warnings.warn(
-                    f"the trees barely move the margin (largest change from the starting score on training rows: "
-                    f"{moved:.2g}): the model is almost the constant starting score. {hint}",
-                    UserWarning,
-                    stacklevel=4,
-                )
+        moved = probe.moved(self.init_score_)
+        if splits and moved is not None and moved < 1e-3:
+            warnings.warn(
+                f"the trees barely move the margin (largest change from the starting score on training rows: "
+                f"{moved:.2g}): the model is almost the constant starting score. {hint}",
+                UserWarning,
+                stacklevel=4,
+            )
 
     # ------------------------------------------------------------ predict
     def _posterior_is_link(self):
