@@ -206,6 +206,26 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _library_name = ""  # for error messages
+    _engine = ""  # "xgboost" / "lightgbm": the model-file format of save_model
+    # Fitted state that predict_proba / predict / decision_function depend on, written by
+    # save_model and restored by load_model (boost_focal/model_io.py serialises NumPy arrays,
+    # scalars, str, None, lists, tuples and dicts generically). A NEW FITTED ATTRIBUTE THAT
+    # PREDICTION USES ONLY NEEDS ITS NAME APPENDED HERE (subclasses extend the tuple).
+    # ``loss_`` is stored as its constructor arguments and rebuilt; ``booster_`` is the file
+    # itself; the constructor parameters come from get_params(). Attributes absent on the
+    # fitted estimator are skipped.
+    _saved_attributes = (
+        "classes_",
+        "n_classes_",
+        "n_features_in_",
+        "feature_names_in_",
+        "init_score_",
+        "alpha_",
+        "n_estimators_",
+        "best_iteration_",
+        "best_score_",
+        "evals_result_",
+    )
     # booster parameters the estimator sets itself -> the argument to use instead
     _reserved_params = {}
 
@@ -422,6 +442,91 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         """The most probable class (of ``predict_proba``), as a label from ``classes_``."""
         proba = self.predict_proba(X)  # checks fitted-ness before classes_ is touched
         return self.classes_[np.argmax(proba, axis=1)]
+
+    # ------------------------------------------------------------ model files
+    def save_model(self, path):
+        """Save the fitted model to ``path`` in the library's own format, self-describing.
+
+        XGBoost: JSON (``.json``) or UBJSON (``.ubj``), chosen from the extension as by
+        ``Booster.save_model``; LightGBM: its text format. The file also holds, as versioned
+        boost-focal metadata, the parameters, ``classes_``, the focal loss, the starting score
+        and every other fitted attribute prediction needs, so ``load_model`` in a new process
+        reproduces ``predict_proba``/``predict`` exactly, without pickle. The file still loads in
+        plain XGBoost/LightGBM (raw margins there; see :func:`boost_focal.model_io.load_booster`).
+        Parameters that cannot be stored (callables, callbacks, RandomState objects; none of them
+        is used by prediction) are left out with a warning.
+        """
+        from .. import model_io
+
+        check_is_fitted(self)
+        params, unsaved = {}, []
+        for key, value in self.get_params(deep=False).items():
+            if model_io.encodable(value):
+                params[key] = model_io.encode(value)
+            else:
+                unsaved.append(key)
+        if unsaved:
+            import warnings
+
+            warnings.warn(
+                f"{type(self).__name__}.save_model: parameter(s) {unsaved} cannot be stored in a model file "
+                "(prediction does not use them); load_model leaves them at the loading estimator's values",
+                UserWarning,
+                stacklevel=2,
+            )
+        attributes = {
+            name: model_io.encode(getattr(self, name)) for name in self._saved_attributes if hasattr(self, name)
+        }
+        estimator = {
+            "class": type(self).__name__,
+            "params": params,
+            "attributes": attributes,
+            "unsaved_params": unsaved,
+        }
+        doc = model_io.make_document(
+            self._engine, self.loss_, self.n_classes_, self._file_margin_offset(), self.probability, estimator
+        )
+        model_io.write(self.booster_, path, doc)
+        return self
+
+    def load_model(self, path):
+        """Load a model written by ``save_model`` (of this engine), parameters included.
+
+        Works on a fresh estimator (``FocalXGBClassifier().load_model(path)``); returns ``self``,
+        fitted: same parameters, ``classes_``, probabilities and labels as the saved estimator.
+        """
+        from .. import model_io
+
+        self._import_library()
+        source = str(path)
+        booster, doc = model_io.read(path, self._engine)
+        doc = model_io.check_document(doc, source)
+        if doc["engine"] != self._engine or doc.get("estimator") is None:
+            saved = doc.get("estimator") or {}
+            raise ValueError(
+                f"{source} holds a {doc['engine']} model saved by "
+                f"{saved.get('class', 'boost_focal.model_io.save_booster')}, not a {self._engine} estimator; "
+                "load it with the matching estimator or boost_focal.model_io.load_booster"
+            )
+        saved = doc["estimator"]
+        params = {k: model_io.decode(v) for k, v in saved["params"].items()}
+        for name in self._saved_attributes:
+            self.__dict__.pop(name, None)
+        self._extra_params = {}
+        self.set_params(**params)
+        for name, value in saved["attributes"].items():
+            setattr(self, name, model_io.decode(value))
+        self.loss_ = FocalLoss(**doc["loss"])
+        self.booster_ = booster
+        self._after_load()
+        return self
+
+    def _file_margin_offset(self):
+        """What a plain reader must add to the booster's raw margin (see model_io)."""
+        raise NotImplementedError  # pragma: no cover
+
+    def _after_load(self):
+        """Engine-specific fix-ups of a loaded booster (runtime settings the file does not keep)."""
 
     # ------------------------------------------------------------ library hooks
     def _import_library(self):  # pragma: no cover - abstract

@@ -99,6 +99,7 @@ class FocalLGBMClassifier(FocalBoostClassifier):
     """
 
     _library_name = "LightGBM"
+    _engine = "lightgbm"
     _reserved_params = {
         **dict.fromkeys(("objective", "objective_type", "app", "application", "loss"), _OBJECTIVE),
         **dict.fromkeys(("metric", "metrics", "metric_types"), _METRIC),
@@ -223,6 +224,9 @@ class FocalLGBMClassifier(FocalBoostClassifier):
     # ------------------------------------------------------------ library hooks
     def _import_library(self):
         return _import_lightgbm()
+
+    def _file_margin_offset(self):
+        return self.init_score_  # LightGBM never stores the starting score itself
 
     def _check_extra_params(self):
         extra = super()._check_extra_params()

@@ -129,6 +129,9 @@ class FocalXGBClassifier(FocalBoostClassifier):
     """
 
     _library_name = "XGBoost"
+    _engine = "xgboost"
+    # + the per-row start added at predict time when the booster cannot store it (see _start)
+    _saved_attributes = FocalBoostClassifier._saved_attributes + ("_margin_offset",)
     _reserved_params = {
         "objective": "it is always the focal loss (set gamma, alpha, hessian)",
         "obj": "it is always the focal loss (set gamma, alpha, hessian)",
@@ -248,6 +251,14 @@ class FocalXGBClassifier(FocalBoostClassifier):
     # ------------------------------------------------------------ library hooks
     def _import_library(self):
         return _import_xgboost()
+
+    def _file_margin_offset(self):
+        return self._margin_offset
+
+    def _after_load(self):
+        # A model file keeps no thread count: predict with n_jobs threads, as after fit.
+        if self.n_jobs is not None:
+            self.booster_.set_param({"nthread": self.n_jobs})
 
     def _use_quantile_dmatrix(self, extra):
         return self.tree_method in (None, "hist", "auto") and extra.get("booster") != "gblinear"
