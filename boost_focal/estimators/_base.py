@@ -32,6 +32,26 @@ def is_dataframe(X):
     return type(X).__module__.partition(".")[0] == "pandas" and hasattr(X, "columns")
 
 
+def is_polars(X):
+    """True for a polars DataFrame (converted to pandas, so categoricals reach both libraries)."""
+    return type(X).__module__.partition(".")[0] == "polars" and hasattr(X, "to_pandas") and hasattr(X, "columns")
+
+
+def polars_to_pandas(X):
+    """A polars DataFrame as pandas: Categorical/Enum columns become pandas categoricals.
+
+    LightGBM 4.7 aborts the process on polars categoricals (Arrow dictionaries) and XGBoost
+    would see different data types in training and prediction; pandas is what both read.
+    """
+    try:
+        return X.to_pandas()
+    except ImportError as exc:
+        raise ImportError(
+            f"a polars DataFrame is converted to pandas (categorical columns kept), which needs pandas and "
+            f"pyarrow: pip install pandas pyarrow ({exc})"
+        ) from exc
+
+
 def num_rows(X):
     return X.shape[0]
 
@@ -264,6 +284,8 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------ validation
     def _validate_X(self, X, reset):
+        if is_polars(X):
+            X = polars_to_pandas(X)
         if is_dataframe(X):
             # Keep the DataFrame (categorical columns reach the library); still record and
             # check n_features_in_ / feature_names_in_ like every scikit-learn estimator.

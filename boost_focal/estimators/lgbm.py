@@ -315,7 +315,12 @@ class FocalLGBMClassifier(FocalBoostClassifier):
         return self.booster_.current_iteration()
 
     def _predict_margin(self, X, n_rounds):
-        raw = self.booster_.predict(_spmatrix(X), raw_score=True, num_iteration=n_rounds, validate_features=False)
+        # num_threads as in training: without it LightGBM predicts on every core, and a process
+        # forked after such a call hangs in its first OpenMP region (libgomp is not fork-safe).
+        threads = {} if self.n_jobs is None else {"num_threads": self.n_jobs}
+        raw = self.booster_.predict(
+            _spmatrix(X), raw_score=True, num_iteration=n_rounds, validate_features=False, **threads
+        )
         raw = np.asarray(raw, dtype=np.float64)
         if self.n_classes_ > 2:
             raw = raw.reshape(X.shape[0], self.n_classes_)

@@ -365,6 +365,8 @@ class FocalXGBClassifier(FocalBoostClassifier):
             self._extra_params.get("booster") != "gblinear"
         )
         if inplace:
+            if isinstance(X, sparse.csr_array):  # inplace_predict reads csr_matrix only (xgboost 3.2)
+                X = sparse.csr_matrix(X)
             margin = booster.inplace_predict(
                 X, iteration_range=iteration_range, predict_type="margin", missing=self.missing, validate_features=False
             )
