@@ -266,7 +266,20 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         self._extra_params = extra
         return self
 
+    # parameters for which NaN is a legitimate value
+    _nan_allowed_params = ("missing",)
+
+    def _check_not_nan(self):
+        """NaN in any numeric parameter is a ValueError naming it (the libraries would train on it
+        and fail later with an unrelated message, e.g. "margin contains NaN")."""
+        for key, value in self.get_params(deep=False).items():
+            if key in self._nan_allowed_params or isinstance(value, bool):
+                continue
+            if isinstance(value, numbers.Real) and math.isnan(value):
+                raise ValueError(f"{key} must be a number, got NaN; set a real value (or None for the default)")
+
     def _check_extra_params(self):
+        self._check_not_nan()
         extra = dict(getattr(self, "_extra_params", {}))
         for key in extra:
             if key in self._reserved_params:

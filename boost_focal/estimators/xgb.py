@@ -9,6 +9,7 @@ XGBoost >= 3.1), sample weights reach the gradients, and early stopping follows 
 
 import copy
 import re
+import warnings
 
 import numpy as np
 from scipy import sparse, special
@@ -252,6 +253,26 @@ class FocalXGBClassifier(FocalBoostClassifier):
     def _import_library(self):
         return _import_xgboost()
 
+    def _check_extra_params(self):
+        extra = super()._check_extra_params()
+        unknown = _unused_xgboost_params(self._booster_params_for_check(extra), extra)
+        if unknown:
+            # XGBoost only logs a warning for a parameter it does not use: a typo would vanish.
+            raise ValueError(
+                f"unknown XGBoost parameter(s) {unknown} (or not used by this booster); see "
+                "https://xgboost.readthedocs.io/en/stable/parameter.html"
+            )
+        return extra
+
+    def _booster_params_for_check(self, extra):
+        params = {"objective": "binary:logistic", "disable_default_eval_metric": 1}
+        for attr, key in _BOOSTER_PARAMS.items():
+            value = getattr(self, attr)
+            if value is not None and key != "device":  # no device needed to name parameters
+                params[key] = value
+        params.update({k: v for k, v in extra.items() if k not in _DATA_KWARGS and k != "device"})
+        return params
+
     def _file_margin_offset(self):
         return self._margin_offset
 
@@ -380,6 +401,32 @@ class FocalXGBClassifier(FocalBoostClassifier):
         if self._margin_offset is not None:
             margin = margin + self._margin_offset
         return margin
+
+
+def _unused_xgboost_params(params, extra):
+    """Names in ``extra`` that XGBoost reports as not used when configuring a booster with ``params``.
+
+    XGBoost has no list of its parameters; its learner checks them (validate_parameters) when
+    it is configured and warns 'Parameters: { "gama" } are not used.' A 2-row booster configured
+    once costs about 0.5 ms (measured, xgboost 3.2). Only keyword arguments are judged: a named
+    estimator parameter that a booster type ignores stays XGBoost's warning.
+    """
+    if not extra:
+        return []
+    xgb = _import_xgboost()
+    data = xgb.DMatrix(np.zeros((2, 1)), label=np.array([0.0, 1.0]))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            xgb.Booster({**params, "validate_parameters": True}, [data]).save_config()
+        except xgb.core.XGBoostError as exc:
+            raise ValueError(f"invalid XGBoost parameter value: {exc}".split("\nStack trace")[0]) from None
+    names = set()
+    for warning in caught:
+        match = re.search(r"Parameters: \{(.*?)\} are not used", str(warning.message), re.S)
+        if match:
+            names.update(re.findall(r'"([^"]+)"', match.group(1)))
+    return sorted(k for k in extra if k in names)
 
 
 def _stopper(xgb, recorder):
