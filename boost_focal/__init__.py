@@ -5,6 +5,6 @@ from ._frameworks import lgb_init_score, xgb_base_score
 from .focal import FocalLoss
 from .metric import FocalMetric
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = ["FocalLGBMClassifier", "FocalLoss", "FocalMetric", "FocalXGBClassifier", "__version__", "lgb_init_score", "xgb_base_score"]

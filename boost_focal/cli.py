@@ -12,7 +12,7 @@ import math
 import sys
 from pathlib import Path
 
-from . import __version__
+from ._version import __version__
 
 DEFAULT_DATA = "lending_club"
 

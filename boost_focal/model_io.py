@@ -118,7 +118,7 @@ def loss_state(loss):
 
 def make_document(engine, loss, n_classes, margin_offset=None, probability="posterior", estimator=None):
     """The metadata dict written into a model file (see the module docstring)."""
-    from . import __version__
+    from ._version import __version__
 
     if engine not in ("xgboost", "lightgbm"):
         raise ValueError(f"engine must be 'xgboost' or 'lightgbm', got {engine!r}")

@@ -75,7 +75,8 @@ def _missing_mask(y):
         return np.array([v is None or (isinstance(v, float) and math.isnan(v)) for v in y], dtype=bool)
 
 
-def _labels_1d(y, name):
+def labels_1d(y, name):
+    """A 1-D label array (column_or_1d) with no missing labels; ValueError naming ``name``."""
     if y is None:
         raise ValueError(
             f"{name} is None: this classifier requires y to be passed, but the target y is None; "
@@ -87,12 +88,15 @@ def _labels_1d(y, name):
     return y
 
 
+_labels_1d = labels_1d  # the former private name
+
+
 def encode_labels(y):
     """(classes, codes): the sorted distinct labels and each row's index into them (int64).
 
     Any label type works (strings, non-contiguous integers, bools); ``classes[codes] == y``.
     """
-    y = _labels_1d(y, "y")
+    y = labels_1d(y, "y")
     check_classification_targets(y)  # rejects continuous / multilabel targets ("Unknown label type")
     classes, codes = np.unique(y, return_inverse=True)
     if classes.shape[0] < 2:
@@ -104,7 +108,7 @@ def encode_labels(y):
 
 def encode_with_classes(y, classes, name):
     """Codes of ``y`` in the fitted ``classes``; labels never seen in training are an error."""
-    y = _labels_1d(y, name)
+    y = labels_1d(y, name)
     if classes.dtype.kind in "OUS" or y.dtype.kind in "OUS":
         lookup = {c: i for i, c in enumerate(classes.tolist())}
         codes = np.array([lookup.get(v, -1) for v in y.tolist()], dtype=np.int64)
