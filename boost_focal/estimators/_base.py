@@ -482,6 +482,28 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         proba = self.predict_proba(X)  # checks fitted-ness before classes_ is touched
         return self.classes_[np.argmax(proba, axis=1)]
 
+    # ------------------------------------------------------------ prediction options (parity)
+    def _round_window(self, start, stop):
+        """(start, stop) boosting rounds to predict with, checked; stop None = the fitted rounds."""
+        check_is_fitted(self)
+        trained = self._rounds_trained()
+        stop = self.n_estimators_ if stop is None else stop
+        for name, value in (("start", start), ("stop", stop)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+                raise ValueError(f"iteration {name} must be an integer >= 0, got {value!r}")
+        if not start <= stop <= trained:
+            raise ValueError(
+                f"iterations must satisfy 0 <= start <= stop <= {trained} (rounds in the model); got "
+                f"start={start}, stop={stop}"
+            )
+        return int(start), int(stop)
+
+    def _margin_window(self, X, start, stop):
+        """Margins (starting score included) of rounds start..stop-1."""
+        start, stop = self._round_window(start, stop)
+        X = self._validate_X(X, reset=False)
+        return np.asarray(self._predict_margin(X, stop, start), dtype=np.float64)
+
     # ------------------------------------------------------------ model files
     def save_model(self, path):
         """Save the fitted model to ``path`` in the library's own format, self-describing.
