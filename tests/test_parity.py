@@ -83,7 +83,20 @@ def _rows_xgb():
         with pytest.raises(ValueError, match="sets the XGBoost parameter 'base_score' itself"):
             FocalXGBClassifier(base_score=0.5).fit(X, m.predict(X))
 
-    return [fit_args, predict_margin, predict_proba_range, base_margin, apply, contribs, best, importances, rounds,
+    def callbacks(m, X):
+        import xgboost as xgb
+
+        class Count(xgb.callback.TrainingCallback):
+            rounds = 0
+
+            def after_iteration(self, model, epoch, evals_log):
+                type(self).rounds += 1
+                return False
+
+        FocalXGBClassifier(n_estimators=4, n_jobs=1, callbacks=[Count()]).fit(X, m.predict(X))
+        assert Count.rounds == 4
+
+    return [callbacks, fit_args, predict_margin, predict_proba_range, base_margin, apply, contribs, best, importances, rounds,
             coef, sklearn_api, reserved]
 
 
@@ -137,7 +150,12 @@ def _rows_lgb():
         with pytest.raises(ValueError, match="sets the LightGBM parameter 'is_unbalance' itself"):
             FocalLGBMClassifier(is_unbalance=True).fit(X, m.predict(X))
 
-    return [fit_args, raw_score, iterations, leaves, contrib, kwargs, attributes, sklearn_api, reserved]
+    def callbacks(m, X):
+        seen = []
+        FocalLGBMClassifier(n_estimators=4, n_jobs=1).fit(X, m.predict(X), callbacks=[lambda env: seen.append(env.iteration)])
+        assert seen == [0, 1, 2, 3]
+
+    return [callbacks, fit_args, raw_score, iterations, leaves, contrib, kwargs, attributes, sklearn_api, reserved]
 
 
 CASES = [(FocalXGBClassifier, row) for row in _rows_xgb()] + [(FocalLGBMClassifier, row) for row in _rows_lgb()]
@@ -148,3 +166,12 @@ CASES = [(FocalXGBClassifier, row) for row in _rows_xgb()] + [(FocalLGBMClassifi
 def test_parity_row(fitted, cls, row, k):
     X, models = fitted
     row(models[cls, k], X)
+
+
+@pytest.mark.parametrize("cls", [FocalXGBClassifier, FocalLGBMClassifier])
+def test_validate_features_row_features_always_checked(fitted, cls):
+    """docs/parity.md: validate_features=False does not switch the feature check off."""
+    X, models = fitted
+    model = models[cls, 2]
+    with pytest.raises(ValueError, match="features"):
+        model.predict_proba(X[:, :-1], validate_features=False)
