@@ -54,3 +54,10 @@ def test_nan_parameter_is_named(cls, name, data):
 
 def test_missing_may_be_nan(data):
     FocalXGBClassifier(n_estimators=2, n_jobs=1, missing=np.nan).fit(*data)
+
+
+def test_feature_dependent_named_parameters_do_not_disturb_the_check(data):
+    """The check booster has 1 feature: constraints for 3 must not make it fail."""
+    X, y = data
+    FocalXGBClassifier(n_estimators=2, n_jobs=1, monotone_constraints=(1, 0, 0),
+                       interaction_constraints="[[0, 1], [2]]", eta=0.3).fit(X, y)

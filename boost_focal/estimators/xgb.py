@@ -349,7 +349,9 @@ class FocalXGBClassifier(FocalBoostClassifier):
 
     def _check_extra_params(self):
         extra = super()._check_extra_params()
-        unknown = _unused_xgboost_params(self._booster_params_for_check(extra), extra)
+        # Only the keywords are configured: named parameters may depend on the data (constraints
+        # per feature) that the 2-row check booster lacks, and their names are known anyway.
+        unknown = _unused_xgboost_params(self._booster_params_for_check(extra, named=False), extra)
         if unknown:
             # XGBoost only logs a warning for a parameter it does not use: a typo would vanish.
             raise ValueError(
@@ -358,11 +360,12 @@ class FocalXGBClassifier(FocalBoostClassifier):
             )
         return extra
 
-    def _booster_params_for_check(self, extra):
+    def _booster_params_for_check(self, extra, named=True):
+        """Booster parameters of the estimator's parameters (``named``) and keywords, no device."""
         params = {"objective": "binary:logistic", "disable_default_eval_metric": 1}
         for attr, key in _BOOSTER_PARAMS.items():
             value = getattr(self, attr)
-            if value is not None and key != "device":  # no device needed to name parameters
+            if named and value is not None and key != "device":  # no device needed to name parameters
                 params[key] = value
         params.update({k: v for k, v in extra.items() if k not in _DATA_KWARGS and k != "device"})
         return params
