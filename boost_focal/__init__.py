@@ -6,6 +6,6 @@ from .focal import FocalLoss
 from .metric import FocalMetric
 from ._xgb_loop import train as xgb_train
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = ["FocalLGBMClassifier", "FocalLoss", "FocalMetric", "FocalXGBClassifier", "__version__", "lgb_init_score", "xgb_base_score", "xgb_train"]

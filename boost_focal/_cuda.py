@@ -168,9 +168,9 @@ def _raise_flags(flags, what="margin"):
 
 
 def _mode_code(fl):
-    from .focal import _MODE_CODES
+    from ._scalar import MODE_CODES
 
-    return _MODE_CODES[fl.hessian]
+    return MODE_CODES[fl.hessian]
 
 
 def _prepare(fl, margin, y, sample_weight, kc):

@@ -227,13 +227,13 @@ def objective_call(loss, first, second, sample_weight=None):
 
 
 def _dask_guard(loss):
-    """Hook owned by boost_focal/dask.py: refuse alpha="balanced" inside Dask training.
+    """Hook owned by boost_focal/_distributed.py: refuse alpha="balanced" inside Dask training.
 
     There each worker sees only its partition, so class frequencies would differ per worker.
     Costs nothing unless xgboost.dask or lightgbm.dask has been imported.
     """
     if "xgboost.dask" in sys.modules or "lightgbm.dask" in sys.modules:
-        from .dask import check_not_distributed
+        from ._distributed import check_not_distributed
 
         check_not_distributed(loss)
 

@@ -28,6 +28,8 @@ HESS_EXACT = 0  # the analytic second derivative, negative where the math says s
 HESS_BOHNING = 1  # max(H, a (1 - q)^gamma B): a Boehning-style curvature floor
 HESS_ABS = 2  # |H|
 HESS_CLIP = 3  # max(H, CLIP_FLOOR)
+# FocalLoss.hessian name -> kernel code (shared by the CPU and CUDA paths)
+MODE_CODES = {"exact": HESS_EXACT, "bohning": HESS_BOHNING, "abs": HESS_ABS, "clip": HESS_CLIP}
 
 CLIP_FLOOR = 1e-16
 # Boehning's bound on the logistic curvature, sigmoid' <= 1/4; for softmax over K classes the

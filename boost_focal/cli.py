@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 
 DEFAULT_DATA = "lending_club"
 METRIC_CHOICES = ("pr_auc", "roc_auc", "logloss", "brier", "ece", "best_f1", "balanced_accuracy")

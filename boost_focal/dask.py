@@ -22,7 +22,6 @@ need ``boost-focal`` installed and nothing else. See ``docs/dask.md``.
 """
 
 import copy
-import sys
 import warnings
 from typing import NamedTuple
 
@@ -32,53 +31,29 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from . import _frameworks
+from ._distributed import RESOLVE_HINT as _RESOLVE_HINT
+from ._distributed import check_not_distributed
 from ._validation import check_sample_weight
 from .estimators._calibration import default_temperature
 from .estimators._scale import auto_loss_scale, check_loss_scale
 from .estimators._base import (
-    _labels_1d,
     alpha_for_classes,
     check_estimator_gamma,
-    check_eval_metric,
     check_n_estimators,
     check_posterior_alpha,
     check_probability,
     encode_with_classes,
+    labels_1d,
     make_objective,
     relative_alpha,
     seed_from,
 )
+from .estimators._evaluation import check_eval_metric
 from .estimators.lgbm import _BOOSTER_PARAMS as _LGB_PARAMS
 from .estimators.lgbm import FocalLGBMClassifier
 from .estimators.xgb import _DATA_KWARGS, FocalXGBClassifier, stores_vector_intercept
 from .focal import FocalLoss, _optimal_constant
 
-_RESOLVE_HINT = (
-    "Resolve it once over all partitions first: `loss, start = boost_focal.dask.resolve(loss, y, "
-    "sample_weight)` (y a Dask array or Series), or `loss.resolve_alpha(y)` when the labels fit in "
-    "memory, or use FocalDaskXGBClassifier / FocalDaskLGBMClassifier, which do it for you"
-)
-
-
-# ---------------------------------------------------------------------------- the guard
-def check_not_distributed(loss):
-    """Raise when an unresolved alpha="balanced" is about to be computed inside Dask training.
-
-    Called by :func:`boost_focal._frameworks.objective_call` for alpha="balanced" whenever
-    ``xgboost.dask`` or ``lightgbm.dask`` has been imported. Inside their training tasks the
-    objective sees one worker's partition, so class frequencies computed there are per-worker
-    (each worker would train on different alphas). Detection: a caller frame belongs to the
-    ``xgboost.dask`` or ``lightgbm.dask`` module (checked on xgboost 3.2, lightgbm 4.7).
-    """
-    frame = sys._getframe(1)
-    while frame is not None:
-        module = frame.f_globals.get("__name__", "")
-        if module.startswith(("xgboost.dask", "lightgbm.dask")):
-            raise ValueError(
-                f"{loss!r} is being used inside {module.split('.')[0]} Dask training, where each worker "
-                f"sees only its own partition: alpha='balanced' would be computed per worker. {_RESOLVE_HINT}"
-            )
-        frame = frame.f_back
 
 
 # ---------------------------------------------------------------------------- Dask plumbing
@@ -198,7 +173,7 @@ class ClassSummary(NamedTuple):
 
 def _summarise_partition(y, w):
     """(classes, counts, positive counts, weight totals) of one partition (runs on a worker)."""
-    y = _labels_1d(np.asarray(y), "y")
+    y = labels_1d(np.asarray(y), "y")
     n = y.shape[0]
     w = check_sample_weight(None if w is None else np.asarray(w), n)
     if n == 0:

@@ -8,7 +8,7 @@ The math itself lives in :mod:`boost_focal._scalar` (see ``docs/math.md``).
 import numpy as np
 
 from . import _cpu, _cuda
-from ._scalar import HESS_ABS, HESS_BOHNING, HESS_CLIP, HESS_EXACT
+from ._scalar import MODE_CODES
 from ._validation import (
     check_alpha,
     check_gamma,
@@ -19,7 +19,7 @@ from ._validation import (
     check_sample_weight,
 )
 
-_MODE_CODES = {"exact": HESS_EXACT, "bohning": HESS_BOHNING, "abs": HESS_ABS, "clip": HESS_CLIP}
+_MODE_CODES = MODE_CODES  # (kept in boost_focal._scalar, below both kernel paths)
 
 # float32 outputs come from the SIMD kernels (_cpu.*_f32, math in boost_focal._fastmath): float64
 # arithmetic with vectorisable exp/log1p, measured within 0.53 float32 ulps of the float64-libm
@@ -67,6 +67,8 @@ class FocalLoss:
     Binary margins have shape (n,) and labels in {0, 1}; multiclass margins have shape (n, K)
     and labels in 0..K-1. Outputs have the margin's float dtype (float32 or float64).
     """
+
+    _is_focal_loss = True  # what FocalMetric checks (boost_focal.metric does not import this module)
 
     def __init__(self, gamma=2.0, alpha=None, hessian="bohning"):
         self.gamma = check_gamma(gamma)

@@ -74,9 +74,7 @@ class FocalMetric:
     higher_is_better = False
 
     def __init__(self, loss, name="focal", weighted=True):
-        from .focal import FocalLoss
-
-        if not isinstance(loss, FocalLoss):
+        if not getattr(type(loss), "_is_focal_loss", False):  # FocalLoss, without importing it
             raise TypeError(f"loss must be a boost_focal.FocalLoss, got {type(loss).__name__}")
         if isinstance(loss.alpha, str):
             raise ValueError(

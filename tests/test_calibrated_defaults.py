@@ -318,3 +318,20 @@ def test_bad_direction_flag(binary, bad):
     f.greater_is_better = bad
     with pytest.raises(TypeError, match="greater_is_better must be True or False"):
         FocalXGBClassifier(eval_metric=f, n_estimators=2).fit(*binary, eval_set=[binary])
+
+
+@pytest.mark.parametrize("cls,suffix", [(FocalXGBClassifier, ".json"), (FocalLGBMClassifier, ".txt")], ids=ids)
+def test_saved_model_keeps_the_fitted_temperature(cls, suffix, binary, tmp_path):
+    from boost_focal.model_io import load_booster
+
+    X, y = binary
+    model = cls(n_estimators=60, learning_rate=0.3, n_jobs=1).fit(X[:1000], y[:1000], eval_set=[(X[1000:], y[1000:])])
+    assert model.temperature_ != 1.25  # fitted on the eval set
+    path = tmp_path / f"model{suffix}"
+    model.save_model(path)
+    loaded = cls().load_model(path)
+    assert (loaded.temperature_, loaded.margin_shift_, loaded.loss_scale_) == (
+        model.temperature_, model.margin_shift_, model.loss_scale_)
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    # the library-level reader applies the same temperature
+    np.testing.assert_allclose(load_booster(path).predict_proba(X), model.predict_proba(X), rtol=1e-6, atol=1e-9)

@@ -231,7 +231,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_estimator_matches_single_machine(client, case):
+def test_estimator_matches_single_machine(client, case, tmp_path):
     """Distributed fit == single-machine fit (alpha='balanced', weights, skewed partitions).
 
     Binary cases also carry zero weights (dropped in both); multiclass cases use string labels
@@ -273,6 +273,11 @@ def test_estimator_matches_single_machine(client, case):
     link = np.column_stack([1 - 1 / (1 + np.exp(raw)), 1 / (1 + np.exp(raw))]) if k == 2 else None
     if link is not None:
         assert np.abs(proba - link).max() > 0.01
+    # save_model / load_model: into the single-machine estimator and the Dask one (issue 15)
+    path = tmp_path / ("model.txt" if local_cls is FocalLGBMClassifier else "model.ubj")
+    model.save_model(path)
+    np.testing.assert_array_equal(local_cls().load_model(path).predict_proba(X), model.to_local().predict_proba(X))
+    np.testing.assert_array_equal(dask_cls().load_model(path).predict_proba(dX).compute(), proba)
 
 
 def test_xgboost_dask_train_with_resolved_loss(client):

@@ -39,6 +39,26 @@ def is_dataframe(X):
     return type(X).__module__.partition(".")[0] == "pandas" and hasattr(X, "columns")
 
 
+def is_polars(X):
+    """True for a polars DataFrame (converted to pandas, so categoricals reach both libraries)."""
+    return type(X).__module__.partition(".")[0] == "polars" and hasattr(X, "to_pandas") and hasattr(X, "columns")
+
+
+def polars_to_pandas(X):
+    """A polars DataFrame as pandas: Categorical/Enum columns become pandas categoricals.
+
+    LightGBM 4.7 aborts the process on polars categoricals (Arrow dictionaries) and XGBoost
+    would see different data types in training and prediction; pandas is what both read.
+    """
+    try:
+        return X.to_pandas()
+    except ImportError as exc:
+        raise ImportError(
+            f"a polars DataFrame is converted to pandas (categorical columns kept), which needs pandas and "
+            f"pyarrow: pip install pandas pyarrow ({exc})"
+        ) from exc
+
+
 def num_rows(X):
     return X.shape[0]
 
@@ -62,7 +82,8 @@ def _missing_mask(y):
         return np.array([v is None or (isinstance(v, float) and math.isnan(v)) for v in y], dtype=bool)
 
 
-def _labels_1d(y, name):
+def labels_1d(y, name):
+    """A 1-D label array (column_or_1d) with no missing labels; ValueError naming ``name``."""
     if y is None:
         raise ValueError(
             f"{name} is None: this classifier requires y to be passed, but the target y is None; "
@@ -74,12 +95,15 @@ def _labels_1d(y, name):
     return y
 
 
+_labels_1d = labels_1d  # the former private name
+
+
 def encode_labels(y):
     """(classes, codes): the sorted distinct labels and each row's index into them (int64).
 
     Any label type works (strings, non-contiguous integers, bools); ``classes[codes] == y``.
     """
-    y = _labels_1d(y, "y")
+    y = labels_1d(y, "y")
     check_classification_targets(y)  # rejects continuous / multilabel targets ("Unknown label type")
     classes, codes = np.unique(y, return_inverse=True)
     if classes.shape[0] < 2:
@@ -91,7 +115,7 @@ def encode_labels(y):
 
 def encode_with_classes(y, classes, name):
     """Codes of ``y`` in the fitted ``classes``; labels never seen in training are an error."""
-    y = _labels_1d(y, name)
+    y = labels_1d(y, name)
     if classes.dtype.kind in "OUS" or y.dtype.kind in "OUS":
         lookup = {c: i for i, c in enumerate(classes.tolist())}
         codes = np.array([lookup.get(v, -1) for v in y.tolist()], dtype=np.int64)
@@ -285,6 +309,29 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _library_name = ""  # for error messages
+    _engine = ""  # "xgboost" / "lightgbm": the model-file format of save_model
+    # Fitted state that predict_proba / predict / decision_function depend on, written by
+    # save_model and restored by load_model (boost_focal/model_io.py serialises NumPy arrays,
+    # scalars, str, None, lists, tuples and dicts generically). A NEW FITTED ATTRIBUTE THAT
+    # PREDICTION USES ONLY NEEDS ITS NAME APPENDED HERE (subclasses extend the tuple).
+    # ``loss_`` is stored as its constructor arguments and rebuilt; ``booster_`` is the file
+    # itself; the constructor parameters come from get_params(). Attributes absent on the
+    # fitted estimator are skipped.
+    _saved_attributes = (
+        "classes_",
+        "n_classes_",
+        "n_features_in_",
+        "feature_names_in_",
+        "init_score_",
+        "alpha_",
+        "n_estimators_",
+        "best_iteration_",
+        "best_score_",
+        "evals_result_",
+        "loss_scale_",
+        "temperature_",
+        "margin_shift_",
+    )
     # booster parameters the estimator sets itself -> the argument to use instead
     _reserved_params = {}
 
@@ -305,7 +352,20 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         self._extra_params = extra
         return self
 
+    # parameters for which NaN is a legitimate value
+    _nan_allowed_params = ("missing",)
+
+    def _check_not_nan(self):
+        """NaN in any numeric parameter is a ValueError naming it (the libraries would train on it
+        and fail later with an unrelated message, e.g. "margin contains NaN")."""
+        for key, value in self.get_params(deep=False).items():
+            if key in self._nan_allowed_params or isinstance(value, bool):
+                continue
+            if isinstance(value, numbers.Real) and math.isnan(value):
+                raise ValueError(f"{key} must be a number, got NaN; set a real value (or None for the default)")
+
     def _check_extra_params(self):
+        self._check_not_nan()
         extra = dict(getattr(self, "_extra_params", {}))
         for key in extra:
             if key in self._reserved_params:
@@ -323,6 +383,8 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------ validation
     def _validate_X(self, X, reset):
+        if is_polars(X):
+            X = polars_to_pandas(X)
         if is_dataframe(X):
             # Keep the DataFrame (categorical columns reach the library); still record and
             # check n_features_in_ / feature_names_in_ like every scikit-learn estimator.
@@ -593,6 +655,114 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         """The most probable class (of ``predict_proba``), as a label from ``classes_``."""
         proba = self.predict_proba(X)  # checks fitted-ness before classes_ is touched
         return self.classes_[np.argmax(proba, axis=1)]
+
+    # ------------------------------------------------------------ prediction options (parity)
+    def _round_window(self, start, stop):
+        """(start, stop) boosting rounds to predict with, checked; stop None = the fitted rounds."""
+        check_is_fitted(self)
+        trained = self._rounds_trained()
+        stop = self.n_estimators_ if stop is None else stop
+        for name, value in (("start", start), ("stop", stop)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+                raise ValueError(f"iteration {name} must be an integer >= 0, got {value!r}")
+        if not start <= stop <= trained:
+            raise ValueError(
+                f"iterations must satisfy 0 <= start <= stop <= {trained} (rounds in the model); got "
+                f"start={start}, stop={stop}"
+            )
+        return int(start), int(stop)
+
+    def _margin_window(self, X, start, stop):
+        """Margins (starting score included) of rounds start..stop-1."""
+        start, stop = self._round_window(start, stop)
+        X = self._validate_X(X, reset=False)
+        return np.asarray(self._predict_margin(X, stop, start), dtype=np.float64)
+
+    # ------------------------------------------------------------ model files
+    def save_model(self, path):
+        """Save the fitted model to ``path`` in the library's own format, self-describing.
+
+        XGBoost: JSON (``.json``) or UBJSON (``.ubj``), chosen from the extension as by
+        ``Booster.save_model``; LightGBM: its text format. The file also holds, as versioned
+        boost-focal metadata, the parameters, ``classes_``, the focal loss, the starting score
+        and every other fitted attribute prediction needs, so ``load_model`` in a new process
+        reproduces ``predict_proba``/``predict`` exactly, without pickle. The file still loads in
+        plain XGBoost/LightGBM (raw margins there; see :func:`boost_focal.model_io.load_booster`).
+        Parameters that cannot be stored (callables, callbacks, RandomState objects; none of them
+        is used by prediction) are left out with a warning.
+        """
+        from .. import model_io
+
+        check_is_fitted(self)
+        params, unsaved = {}, []
+        for key, value in self.get_params(deep=False).items():
+            if model_io.encodable(value):
+                params[key] = model_io.encode(value)
+            else:
+                unsaved.append(key)
+        if unsaved:
+            import warnings
+
+            warnings.warn(
+                f"{type(self).__name__}.save_model: parameter(s) {unsaved} cannot be stored in a model file "
+                "(prediction does not use them); load_model leaves them at the loading estimator's values",
+                UserWarning,
+                stacklevel=2,
+            )
+        attributes = {
+            name: model_io.encode(getattr(self, name)) for name in self._saved_attributes if hasattr(self, name)
+        }
+        estimator = {
+            "class": type(self).__name__,
+            "params": params,
+            "attributes": attributes,
+            "unsaved_params": unsaved,
+        }
+        doc = model_io.make_document(
+            self._engine, self.loss_, self.n_classes_, self._file_margin_offset(), self.probability, estimator,
+            temperature=self.temperature_, margin_shift=self.margin_shift_,
+        )
+        model_io.write(self.booster_, path, doc)
+        return self
+
+    def load_model(self, path):
+        """Load a model written by ``save_model`` (of this engine), parameters included.
+
+        Works on a fresh estimator (``FocalXGBClassifier().load_model(path)``); returns ``self``,
+        fitted: same parameters, ``classes_``, probabilities and labels as the saved estimator.
+        """
+        from .. import model_io
+
+        self._import_library()
+        source = str(path)
+        booster, doc = model_io.read(path, self._engine)
+        doc = model_io.check_document(doc, source)
+        if doc["engine"] != self._engine or doc.get("estimator") is None:
+            saved = doc.get("estimator") or {}
+            raise ValueError(
+                f"{source} holds a {doc['engine']} model saved by "
+                f"{saved.get('class', 'boost_focal.model_io.save_booster')}, not a {self._engine} estimator; "
+                "load it with the matching estimator or boost_focal.model_io.load_booster"
+            )
+        saved = doc["estimator"]
+        params = {k: model_io.decode(v) for k, v in saved["params"].items()}
+        for name in self._saved_attributes:
+            self.__dict__.pop(name, None)
+        self._extra_params = {}
+        self.set_params(**params)
+        for name, value in saved["attributes"].items():
+            setattr(self, name, model_io.decode(value))
+        self.loss_ = FocalLoss(**doc["loss"])
+        self.booster_ = booster
+        self._after_load()
+        return self
+
+    def _file_margin_offset(self):
+        """What a plain reader must add to the booster's raw margin (see model_io)."""
+        raise NotImplementedError  # pragma: no cover
+
+    def _after_load(self):
+        """Engine-specific fix-ups of a loaded booster (runtime settings the file does not keep)."""
 
     # ------------------------------------------------------------ library hooks
     def _import_library(self):  # pragma: no cover - abstract

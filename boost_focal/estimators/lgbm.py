@@ -117,6 +117,7 @@ class FocalLGBMClassifier(FocalBoostClassifier):
     """
 
     _library_name = "LightGBM"
+    _engine = "lightgbm"
     _reserved_params = {
         **dict.fromkeys(("objective", "objective_type", "app", "application", "loss"), _OBJECTIVE),
         **dict.fromkeys(("metric", "metrics", "metric_types"), _METRIC),
@@ -206,6 +207,13 @@ class FocalLGBMClassifier(FocalBoostClassifier):
         eval_sample_weight=None,
         categorical_feature="auto",
         callbacks=None,
+        init_model=None,
+        init_score=None,
+        eval_init_score=None,
+        eval_class_weight=None,
+        eval_names=None,
+        feature_name="auto",
+        eval_metric=None,
     ):
         """Fit on X (array, sparse matrix or DataFrame with categorical columns) and labels y.
 
@@ -214,6 +222,11 @@ class FocalLGBMClassifier(FocalBoostClassifier):
         or tuples of them); ``eval_sample_weight``: one weight array (or None) per eval set;
         ``categorical_feature`` and ``callbacks`` as in ``lightgbm.train``.
         """
+        _refuse_fit_arguments(init_model=init_model, init_score=init_score, eval_init_score=eval_init_score,
+                              eval_class_weight=eval_class_weight, eval_names=eval_names,
+                              eval_metric=eval_metric)
+        if feature_name != "auto":
+            raise ValueError("fit(feature_name=...) is not supported: pass a pandas DataFrame with column names")
         if eval_X is not None or eval_y is not None:
             if eval_set is not None:
                 raise ValueError("pass either eval_set or eval_X/eval_y, not both")
@@ -232,6 +245,87 @@ class FocalLGBMClassifier(FocalBoostClassifier):
             callbacks=callbacks,
         )
 
+    # ------------------------------------------------------------ LGBMClassifier parity
+    def predict_proba(self, X, raw_score=False, start_iteration=0, num_iteration=None, pred_leaf=False,
+                      pred_contrib=False, validate_features=False, **kwargs):
+        """Class probabilities (n, n_classes); the options as in ``LGBMClassifier.predict_proba``:
+        ``raw_score`` returns margins (starting score included), ``pred_leaf`` leaf indices,
+        ``pred_contrib`` SHAP values of the margin whose bias column includes the starting score;
+        ``start_iteration``/``num_iteration`` choose the rounds (default: up to best_iteration_ + 1)."""
+        out = self._special_prediction(X, raw_score, start_iteration, num_iteration, pred_leaf, pred_contrib, kwargs)
+        return out if out is not None else self._proba_from_margin(self._window(X, start_iteration, num_iteration))
+
+    def predict(self, X, raw_score=False, start_iteration=0, num_iteration=None, pred_leaf=False,
+                pred_contrib=False, validate_features=False, **kwargs):
+        """The most probable class (a label of ``classes_``), or the ``predict_proba`` options' output."""
+        out = self._special_prediction(X, raw_score, start_iteration, num_iteration, pred_leaf, pred_contrib, kwargs)
+        if out is not None:
+            return out
+        proba = self._proba_from_margin(self._window(X, start_iteration, num_iteration))
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def _window(self, X, start_iteration, num_iteration):
+        if num_iteration is not None and num_iteration <= 0:
+            num_iteration = None  # LightGBM: <= 0 means "the best iteration or all"
+        stop = None if num_iteration is None else start_iteration + num_iteration
+        return self._margin_window(X, start_iteration, stop)
+
+    def _special_prediction(self, X, raw_score, start_iteration, num_iteration, pred_leaf, pred_contrib, kwargs):
+        if kwargs:
+            raise TypeError(
+                f"unsupported predict option(s) {sorted(kwargs)}: threads come from n_jobs; see docs/parity.md"
+            )
+        if raw_score:
+            return self._window(X, start_iteration, num_iteration)
+        if not (pred_leaf or pred_contrib):
+            return None
+        start, stop = self._round_window(start_iteration, None if not num_iteration or num_iteration <= 0
+                                         else start_iteration + num_iteration)
+        X = self._validate_X(X, reset=False)
+        threads = {} if self.n_jobs is None else {"num_threads": self.n_jobs}
+        out = self.booster_.predict(_spmatrix(X), start_iteration=start, num_iteration=stop - start,
+                                    pred_leaf=bool(pred_leaf), pred_contrib=bool(pred_contrib) and not pred_leaf,
+                                    validate_features=False, **threads)
+        if pred_leaf or sparse.issparse(out):
+            return out
+        out = np.asarray(out, dtype=np.float64)
+        width = self.n_features_in_ + 1
+        if self.n_classes_ > 2:  # LightGBM: (n, K * (n_features + 1)), bias last in each block
+            out = out.reshape(out.shape[0], self.n_classes_, width)
+            out[:, :, -1] += self.init_score_
+            return out.reshape(out.shape[0], -1)
+        out[:, -1] += self.init_score_
+        return out
+
+    @property
+    def n_features_(self):
+        """As ``LGBMClassifier.n_features_``."""
+        return self.n_features_in_
+
+    @property
+    def feature_name_(self):
+        """As ``LGBMClassifier.feature_name_``: the booster's feature names."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)
+        return self.booster_.feature_name()
+
+    @property
+    def n_iter_(self):
+        """As ``LGBMClassifier.n_iter_``: rounds predictions use."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)
+        return self.n_estimators_
+
+    @property
+    def objective_(self):
+        """What ``LGBMClassifier.objective_`` names: here always the focal loss (``loss_``)."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)
+        return self.loss_
+
     @property
     def feature_importances_(self):
         """Importance per feature (``importance_type``: "split" counts or total "gain"), as LightGBM."""
@@ -243,6 +337,9 @@ class FocalLGBMClassifier(FocalBoostClassifier):
     # ------------------------------------------------------------ library hooks
     def _import_library(self):
         return _import_lightgbm()
+
+    def _file_margin_offset(self):
+        return self.init_score_  # LightGBM never stores the starting score itself
 
     def _check_extra_params(self):
         extra = super()._check_extra_params()
@@ -338,12 +435,35 @@ class FocalLGBMClassifier(FocalBoostClassifier):
     def _rounds_trained(self):
         return self.booster_.current_iteration()
 
-    def _predict_margin(self, X, n_rounds):
-        raw = self.booster_.predict(_spmatrix(X), raw_score=True, num_iteration=n_rounds, validate_features=False)
+    def _predict_margin(self, X, n_rounds, start=0):
+        # num_threads as in training: without it LightGBM predicts on every core, and a process
+        # forked after such a call hangs in its first OpenMP region (libgomp is not fork-safe).
+        threads = {} if self.n_jobs is None else {"num_threads": self.n_jobs}
+        raw = self.booster_.predict(
+            _spmatrix(X), raw_score=True, start_iteration=start, num_iteration=n_rounds - start,
+            validate_features=False, **threads
+        )
         raw = np.asarray(raw, dtype=np.float64)
         if self.n_classes_ > 2:
             raw = raw.reshape(X.shape[0], self.n_classes_)
         return raw + self.init_score_
+
+
+def _refuse_fit_arguments(**given):
+    reasons = {
+        "init_model": "warm start is not supported: alpha='balanced' and the starting score are fitted on the "
+                      "new data and would not match the old trees; fit with more n_estimators, or continue a "
+                      "booster with lgb.train({'objective': FocalLoss(...)}, dataset, init_model=booster)",
+        "init_score": "the starting score is the fitted focal-optimal constant (init_score_); for per-row "
+                      "offsets use lgb.train with Dataset(init_score=...)",
+        "eval_init_score": "the eval sets start from init_score_ like the training data",
+        "eval_class_weight": "pass eval sample weights (eval_sample_weight) instead",
+        "eval_names": "the eval sets are named validation_0, validation_1, ... (evals_result_ keys)",
+        "eval_metric": "set eval_metric in the constructor (FocalLGBMClassifier(eval_metric=...))",
+    }
+    for name, value in given.items():
+        if value is not None:
+            raise ValueError(f"fit({name}=...) is not supported: {reasons[name]}")
 
 
 def _known_lightgbm_params():
