@@ -4,7 +4,7 @@ With ``obj=f``, every round of ``xgb.train`` goes ``Booster.update -> Booster.bo
 Booster.predict(training=True) -> f -> XGBoosterTrainOneIter``. Around the two C calls that do
 the work, that layer re-checks feature names (twice), JSON-encodes the prediction config, copies
 the margins into a fresh array and JSON-encodes two array interfaces: about 0.15 ms a round,
-which on 1k-5k rows is 15-30% of a round (``benchmarks/bench_small.py``). :func:`train` runs
+11-20% of a one-thread fit on 5k-1k rows (``benchmarks/bench_small.py``, CPU time, 2026-12-02). :func:`train` runs
 the same loop (the same callbacks container, evaluation, early stopping and verbose output as
 ``xgb.train``) and makes the same two C calls through XGBoost's own library handle
 (``xgboost.core._LIB``):
