@@ -25,7 +25,7 @@ import numpy as np
 
 from ._validation import check_labels, check_margin_shape, check_sample_weight
 
-INSTALL_HINT = "pip install 'boost-focal[gpu]' (numba-cuda and CuPy for your CUDA version)"
+INSTALL_HINT = "pip install numba-cuda cupy-cuda12x (or cupy-cuda13x; from a checkout: pip install '.[gpu]')"
 
 
 # ---------------------------------------------------------------------------- availability

@@ -62,7 +62,7 @@ def _dask():
         import dask
         import dask.array
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("boost_focal.dask needs dask: pip install 'boost-focal[dask]'") from exc
+        raise ImportError("boost_focal.dask needs dask: pip install 'dask[distributed]' (from a checkout: pip install '.[dask]')") from exc
     return dask
 
 

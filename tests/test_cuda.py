@@ -109,7 +109,7 @@ if not IN_SIM:
             try:
                 FocalLoss().grad_hess(Dev(), np.array([1, 0]))
             except ImportError as exc:
-                assert "boost-focal[gpu]" in str(exc), exc
+                assert "pip install numba-cuda" in str(exc) and ".[gpu]" in str(exc), exc
                 print("CLEAR-IMPORT-ERROR")
             """
         )

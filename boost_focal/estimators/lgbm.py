@@ -43,7 +43,7 @@ def _import_lightgbm():
         import lightgbm
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "FocalLGBMClassifier needs lightgbm: pip install 'boost-focal[lightgbm]'"
+            "FocalLGBMClassifier needs lightgbm: pip install lightgbm (from a checkout: pip install '.[lightgbm]')"
         ) from exc
     return lightgbm
 

@@ -55,7 +55,7 @@ def _import_xgboost():
         import xgboost
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "FocalXGBClassifier needs xgboost: pip install 'boost-focal[xgboost]'"
+            "FocalXGBClassifier needs xgboost: pip install xgboost (from a checkout: pip install '.[xgboost]')"
         ) from exc
     return xgboost
 
