@@ -38,7 +38,6 @@ def collect(argv):
     import argparse, time, warnings
 
     from pathlib import Path
-    import numpy as np, pandas as pd
     from calibration import load
     from sklearn.model_selection import StratifiedKFold, train_test_split
     import xgboost as xgb, lightgbm as lgb

@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from .._validation import check_sample_weight
 from ..focal import FocalLoss
-from ._calibration import default_temperature, fit_temperature, temper, temperature_centre
+from ._calibration import fit_temperature, temper, temperature_centre
 from ._evaluation import EvalRecorder, check_early_stopping_rounds, check_eval_metric
 from ._scale import auto_loss_scale, check_loss_scale
 from ._threads import SERIAL_BELOW, kernel_threads

@@ -46,11 +46,6 @@ def temper(margin, temperature, shift):
     return margin / temperature + shift
 
 
-def _mean_log_loss(proba_of_true, w):
-    nll = -np.log(np.clip(proba_of_true, 1e-15, 1.0))
-    return float(np.average(nll, weights=w))
-
-
 #: prior of the eval-set fit: log T ~ N(log T_centre, PRIOR_SD_LOG_T^2), b ~ N(0, PRIOR_SD_SHIFT^2)
 PRIOR_SD_LOG_T = 0.2
 PRIOR_SD_SHIFT = 0.5
