@@ -128,7 +128,7 @@ if not IN_SIM:
 
     @pytest.mark.skipif("not _no_gpu()", reason="a CUDA GPU is visible: the no-GPU error cannot be provoked")
     def test_device_array_without_gpu_gives_clear_error():
-        with pytest.raises(RuntimeError, match=r"no usable CUDA GPU.*device='cpu'.*boost-focal\[gpu\]"):
+        with pytest.raises(RuntimeError, match=r"no usable CUDA GPU.*device='cpu'.*pip install numba-cuda.*\.\[gpu\]"):
             FocalLoss().grad_hess(FakeDeviceArray(), np.array([1, 0, 1]))
         with pytest.raises(RuntimeError, match="no usable CUDA GPU"):
             FocalLoss().loss(FakeDeviceArray(), np.array([1, 0, 1]))
