@@ -34,8 +34,7 @@ from . import _frameworks
 from ._distributed import RESOLVE_HINT as _RESOLVE_HINT
 from ._distributed import check_not_distributed
 from ._validation import check_sample_weight
-from .estimators._calibration import default_temperature
-from .estimators._scale import auto_loss_scale, check_loss_scale
+from .estimators._scale import check_loss_scale
 from .estimators._base import (
     alpha_for_classes,
     check_estimator_gamma,
@@ -447,14 +446,11 @@ class _DaskFocalMixin:
         self.n_classes_ = classes.shape[0]
         self.alpha_ = alpha
         self.loss_ = loss
-        self.init_score_ = init_score_from_totals(loss, summary.totals * factors)
-        loss_scale = check_loss_scale(self.loss_scale)
-        if loss_scale == "auto":
-            loss_scale = auto_loss_scale(loss, summary.totals * factors, alpha, self.init_score_,
-                                         self._logloss_hessian_factor())
-        self.loss_scale_ = loss_scale
-        # no eval set on Dask: the calibrated probabilities use the default temperature
-        self.temperature_ = default_temperature(loss.gamma) if self.probability == "calibrated" else 1.0
+        totals = summary.totals * factors
+        self.init_score_ = init_score_from_totals(loss, totals)
+        self.loss_scale_ = self._resolved_loss_scale(check_loss_scale(self.loss_scale), loss, totals, alpha)
+        # no eval set on Dask: the calibrated probabilities use the no-eval-set temperature
+        self.temperature_ = self._temperature_centre() if self.probability == "calibrated" else 1.0
         self.margin_shift_ = 0.0
 
         codes, weights = self._codes_and_weights(y, w, classes, factors)

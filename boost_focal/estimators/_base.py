@@ -461,15 +461,19 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
                 f"eval sample weights: got {len(eval_sample_weight)} entries for {len(eval_set)} eval sets; "
                 "pass one array (or None) per eval set"
             )
-        out = []
-        for i, ((Xe, ye), we) in enumerate(zip(eval_set, eval_sample_weight)):
-            Xe = self._validate_X(Xe, reset=False)
-            codes = encode_with_classes(ye, self.classes_, f"eval_set[{i}] y")
-            if codes.shape[0] != num_rows(Xe):
-                raise ValueError(f"eval_set[{i}]: X has {num_rows(Xe)} rows but y has {codes.shape[0]} labels")
-            we = check_sample_weight(we, codes.shape[0], name=f"eval sample weight {i}")
-            out.append((Xe, codes, we if we.size else None))
-        return out
+        return [
+            self._held_out_rows(Xe, ye, we, f"eval_set[{i}] y", f"eval_set[{i}]: X", f"eval sample weight {i}")
+            for i, ((Xe, ye), we) in enumerate(zip(eval_set, eval_sample_weight))
+        ]
+
+    def _held_out_rows(self, X, y, w, y_name="y", x_name="X", w_name="sample_weight"):
+        """(X, y codes, weights or None) of rows scored by the fitted model, checked against it."""
+        X = self._validate_X(X, reset=False)
+        codes = encode_with_classes(y, self.classes_, y_name)
+        if codes.shape[0] != num_rows(X):
+            raise ValueError(f"{x_name} has {num_rows(X)} rows but y has {codes.shape[0]} labels")
+        w = check_sample_weight(w, codes.shape[0], name=w_name)
+        return X, codes, w if w.size else None
 
     # ------------------------------------------------------------ fit
     def _fit(self, X, y, sample_weight=None, eval_set=None, eval_sample_weight=None, verbose=False, **train_kwargs):
@@ -513,24 +517,19 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         with kernel_threads(self.n_jobs, 0):  # the optimiser evaluates K x K margins: serial
             self.init_score_ = loss.init_score(y, w if w.size else None, self.n_classes_)
             totals = np.bincount(y, weights=w if w.size else None, minlength=self.n_classes_).astype(np.float64)
-            self.loss_scale_ = (
-                auto_loss_scale(loss, totals, alpha, self.init_score_, self._logloss_hessian_factor())
-                if loss_scale == "auto"
-                else loss_scale
-            )
+            self.loss_scale_ = self._resolved_loss_scale(loss_scale, loss, totals, alpha)
 
         # Probabilities during training (eval metrics) use the centre of the eval-set fit (T = 1
         # under early stopping, else the no-eval-set temperature); the fit follows training.
         evals = self._prepare_eval_sets(eval_set, eval_sample_weight)
         rounds = check_early_stopping_rounds(self.early_stopping_rounds, len(evals))
-        self.temperature_ = temperature_centre(loss.gamma, rounds is not None) if self.probability == "calibrated" else 1.0
+        self.temperature_ = self._temperature_centre() if self.probability == "calibrated" else 1.0
         self.margin_shift_ = 0.0
         recorder = EvalRecorder(
             metric, [(ye, we) for _, ye, we in evals], loss, self._proba_from_margin, classes, rounds, self.n_jobs,
             greater_is_better,
         )
-        probe = MarginProbe(make_objective(loss, y, w, alpha * self.loss_scale_, self.n_jobs))
-        objective = probe
+        objective = MarginProbe(make_objective(loss, y, w, alpha * self.loss_scale_, self.n_jobs))
         self.booster_ = self._train_booster(
             X, y, w, evals, objective, recorder, n_estimators, extra, verbose, **train_kwargs
         )
@@ -544,11 +543,22 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         stalled = recorder.stalled_warning()
         if stalled:
             warnings.warn(stalled, UserWarning, stacklevel=3)
-        self._warn_if_constant(probe)
+        self._warn_if_constant(objective)
         if self.probability == "calibrated" and evals:
             Xe, ye, we = evals[-1]
             self._fit_temperature(self._predict_margin(Xe, self.n_estimators_), ye, we)
         return self
+
+    def _resolved_loss_scale(self, loss_scale, loss, totals, alpha):
+        """``loss_scale_``: the checked ``loss_scale`` itself, or for "auto" the factor of ``_scale``
+        from the per-class weight totals (also used by the Dask estimators)."""
+        if loss_scale != "auto":
+            return loss_scale
+        return auto_loss_scale(loss, totals, alpha, self.init_score_, self._logloss_hessian_factor())
+
+    def _temperature_centre(self):
+        """The temperature without held-out rows, and the centre of the eval-set fit (_calibration)."""
+        return temperature_centre(self.loss_.gamma, self.early_stopping_rounds is not None)
 
     # ------------------------------------------------------------ after fit
     def _fit_temperature(self, margin, y, w):
@@ -556,8 +566,7 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         margin = np.asarray(margin, dtype=np.float64)
         with kernel_threads(self.n_jobs, margin.size):
             self.temperature_, self.margin_shift_ = fit_temperature(
-                self._posterior, margin, y, w, self.loss_.gamma,
-                temperature_centre(self.loss_.gamma, self.early_stopping_rounds is not None),
+                self._posterior, margin, y, w, self.loss_.gamma, self._temperature_centre()
             )
 
     def calibrate(self, X, y, sample_weight=None):
@@ -568,12 +577,8 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         do not. Returns self.
         """
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        codes = encode_with_classes(y, self.classes_, "y")
-        if codes.shape[0] != num_rows(X):
-            raise ValueError(f"X has {num_rows(X)} rows but y has {codes.shape[0]} labels")
-        w = check_sample_weight(sample_weight, codes.shape[0])
-        self._fit_temperature(self._predict_margin(X, self.n_estimators_), codes, w if w.size else None)
+        X, codes, w = self._held_out_rows(X, y, sample_weight)
+        self._fit_temperature(self._predict_margin(X, self.n_estimators_), codes, w)
         return self
 
     def _warn_if_constant(self, probe):
