@@ -97,6 +97,57 @@ def softmax_rows(n, k, gamma, repeats):
     return _rows(f"softmax K={k}, gamma={gamma:g}", f"n={n:,} x K={k}", t, COPY_TARGET_SOFTMAX)
 
 
+PUBLIC_TARGET_BINARY = 2.5
+PUBLIC_TARGET_SOFTMAX = 6.0
+
+
+def public_rows(repeats, n_binary=4_000_000, n_softmax=400_000, k=10):
+    """The public ``FocalLoss.grad_hess(margin, y)`` (validation included) against a copy.
+
+    float32 margins and labels. Information rows: the bare kernel (``_grad_hess_checked``, no
+    validation), the validation as separate passes before the kernel (``_prepare``, what
+    ``grad_hess`` did before the kernels flagged invalid input themselves), and integer labels
+    (converted to float32 and range-checked before the kernel).
+    """
+    rows = []
+    cases = (
+        ("binary, gamma=2, alpha=0.25", f"n={n_binary:,}", _binary_data(n_binary), FocalLoss(2.0, alpha=0.25),
+         PUBLIC_TARGET_BINARY),
+        (f"softmax K={k}, gamma=2", f"n={n_softmax:,} x K={k}", _softmax_data(n_softmax, k), FocalLoss(2.0),
+         PUBLIC_TARGET_SOFTMAX),
+    )
+    for case, sizes, (z, y), fl, target in cases:
+        w = np.empty(0)
+        alpha = fl.class_alpha(2 if z.ndim == 1 else z.shape[1])
+        g, h = np.empty_like(z), np.empty_like(z)
+        y64 = y.astype(np.int64)
+        copy = (lambda: (np.copyto(g, z), np.copyto(h, y))) if z.ndim == 1 else (lambda: (np.copyto(g, z), np.copyto(h, z)))
+        t = interleaved_medians({
+            "copy": copy,
+            "public": lambda: fl.grad_hess(z, y),
+            "kernel": lambda: fl._grad_hess_checked(z, y, w, alpha),
+            "separate": lambda: fl._grad_hess_checked(*fl._prepare(z, y, None)),
+            "int64": lambda: fl.grad_hess(z, y64),
+        }, repeats)
+        threads = f"{numba.get_num_threads()} (numba)"
+        raw = {key: v * 1e3 for key, v in t.items()}
+
+        def row(what, key, tgt=None):
+            r = t[key] / t["copy"]
+            return Row("kernel", f"{case}: {what}", sizes, threads, _versions(),
+                       f"{fmt_ms(t[key])} (copy {fmt_ms(t['copy'])})", f"{r:.2f}x copy",
+                       f"<= {tgt:g}x" if tgt else "", verdict(r, tgt) if tgt else "", raw)
+
+        rows += [
+            row("public FocalLoss.grad_hess (float32 margin and labels, validation in the kernel pass) vs NumPy copy",
+                "public", target),
+            row("the bare kernel, no validation (for comparison)", "kernel"),
+            row("validation as separate passes before the kernel (the previous grad_hess)", "separate"),
+            row("public grad_hess with int64 labels (converted and checked before the kernel)", "int64"),
+        ]
+    return rows
+
+
 def _rows(case, sizes, t, copy_target, numpy_target=None):
     """numpy_target: the issue sets one for the binary kernel only (>= 20x NumPy)."""
     threads = f"{numba.get_num_threads()} (numba)"
@@ -194,5 +245,6 @@ def run(quick):
     for gamma in (2.0, 2.5):
         rows += binary_rows(1_000_000, gamma, repeats)
     rows += softmax_rows(200_000, 10, 2.0, repeats)
+    rows += public_rows(max(5, repeats // 2))
     rows += accuracy_rows()
     return rows

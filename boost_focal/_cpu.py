@@ -1,8 +1,12 @@
 """CPU kernels: loops over rows that call the scalar math in :mod:`boost_focal._scalar`.
 
 Inputs are validated by the caller (:mod:`boost_focal._validation`); these kernels assume
-contiguous arrays of matching length, labels already checked to be in range, and an empty
-weight array meaning "all weights are 1". Outputs are written into preallocated arrays.
+contiguous arrays of matching length and an empty weight array meaning "all weights are 1".
+Outputs are written into preallocated arrays. The reference kernels also assume labels already
+checked to be in range and finite margins; the float32 (SIMD) gradient kernels check both in
+their own pass instead and return how many rows failed (a label that is not a class index is
+read as class 0, so nothing is indexed out of range), and the caller raises the clear error
+(``FocalLoss._grad_hess_checked``): one pass over the data instead of three.
 
 Two families: the reference kernels (float64 arithmetic with libm exp/log, any output dtype;
 used for float64 outputs and as the accuracy reference) and, at the end of this module, the
@@ -72,6 +76,9 @@ def _pool(workers):
 def run_split(kernel, n_rows, min_rows, args_for):
     """kernel(*args_for(lo, hi)) over row ranges covering 0..n_rows, on up to Numba's thread count.
 
+    Returns the sum of the kernel's return values over the ranges (the float32 kernels return
+    how many rows had invalid inputs), or None for kernels that return nothing.
+
     Work is handed out in chunks of about ``min_rows`` rows from a shared counter, the calling
     thread taking part (the kernels are nogil). Dynamic rather than one equal share per thread:
     right after a boosting round XGBoost's OpenMP workers keep spinning for a few milliseconds
@@ -81,28 +88,32 @@ def run_split(kernel, n_rows, min_rows, args_for):
     """
     threads = min(numba.get_num_threads(), n_rows // min_rows)
     if threads <= 1:
-        kernel(*args_for(0, n_rows))
-        return
+        return kernel(*args_for(0, n_rows))
     n_chunks = n_rows // min_rows
     bounds = [n_rows * c // n_chunks for c in range(n_chunks + 1)]
     counter = itertools.count()
     lock = threading.Lock()
 
     def drain():
+        total = None
         while True:
             with lock:
                 c = next(counter)
             if c >= n_chunks:
-                return
-            kernel(*args_for(bounds[c], bounds[c + 1]))
+                return total
+            result = kernel(*args_for(bounds[c], bounds[c + 1]))
+            if result is not None:
+                total = result if total is None else total + result
 
     pool = _pool(threads - 1)
     futures = [pool.submit(drain) for _ in range(threads - 1)]
+    results = []
     try:
-        drain()
+        results.append(drain())
     finally:
-        for future in futures:
-            future.result()
+        results += [future.result() for future in futures]
+    counts = [r for r in results if r is not None]
+    return sum(counts) if counts else None
 
 
 def _slicer(sliced_front, params, sliced_back):
@@ -323,13 +334,20 @@ def binary_fast_kernel(kind, mode, weighted):
     @njit(cache=True, nogil=True, error_model="numpy", fastmath=FLAGS)
     def kernel(z, y, w, gamma, alpha_pos, alpha_neg, grad, hess):
         source_key  # noqa: B018 (part of the cache key, see above)
+        bad = 0
         for i in range(z.shape[0]):
-            g, h = binary_element_vec(np.float64(z[i]), np.float64(y[i]), gamma, kind, alpha_pos, alpha_neg, mode)
+            zi = np.float64(z[i])
+            yi = np.float64(y[i])
+            # Validation folded into the pass (the caller raises the clear error when bad > 0):
+            # a margin that is NaN or infinite, a label other than 0 or 1 (NaN included).
+            bad += np.int64((not (abs(zi) < np.inf)) | ((yi != 0.0) & (yi != 1.0)))
+            g, h = binary_element_vec(zi, yi, gamma, kind, alpha_pos, alpha_neg, mode)
             if weighted:
                 g *= w[i]
                 h *= w[i]
             grad[i] = g
             hess[i] = h
+        return bad
 
     return kernel
 
@@ -355,13 +373,25 @@ SOFTMAX_BLOCK = 256  # rows per block: the (K, rows) float64 scratch stays in L1
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=FLAGS)
 def _softmax_exps(z, y, t, label, m, top, rest, zy):
-    """Stage 1 on block z (nb, K): t = e^(z_k - m) transposed to (K, nb); label, m, top, rest, z_y."""
+    """Stage 1 on block z (nb, K): t = e^(z_k - m) transposed to (K, nb); label, m, top, rest, z_y.
+
+    Returns how many rows of the block have a non-finite margin or a label that is not an integer
+    in 0..K-1 (validation folded into the pass; such a label is read as 0, so that the class
+    weights are never indexed out of range, and the caller raises the clear error).
+    """
     nb, k_count = z.shape
+    bad = 0
     for j in range(nb):
+        finite = True
         for k in range(k_count):
-            t[k, j] = z[j, k]
+            v = z[j, k]
+            t[k, j] = v
+            finite &= abs(np.float64(v)) < np.inf
+        yj = np.float64(y[j])
+        valid = (yj >= 0.0) & (yj <= k_count - 1.0) & (yj == math.floor(yj))
+        bad += np.int64(not (finite & valid))
+        label[j] = np.int32(yj) if valid else np.int32(0)
     for j in range(nb):
-        label[j] = np.int32(y[j])
         m[j] = -np.inf
         top[j] = -1
         rest[j] = 0.0
@@ -384,6 +414,7 @@ def _softmax_exps(z, y, t, label, m, top, rest, zy):
             t[k, j] = e
             rest[j] += e if (k32 != label[j]) & (k32 != top[j]) else 0.0
             zy[j] = v if k32 == label[j] else zy[j]
+    return bad
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=FLAGS)
@@ -460,10 +491,11 @@ def softmax_fast_kernel(kind, mode):
         top = np.empty(size, dtype=np.int32)
         m, rest, zy, u = np.empty(size), np.empty(size), np.empty(size), np.empty(size)
         inv_s, top_rest, d1, d2, floor = np.empty(size), np.empty(size), np.empty(size), np.empty(size), np.empty(size)
+        bad = 0
         for start in range(0, n, SOFTMAX_BLOCK):
             stop = min(start + SOFTMAX_BLOCK, n)
             nb = stop - start
-            _softmax_exps(z[start:stop], y[start:stop], t, label, m, top, rest, zy)
+            bad += _softmax_exps(z[start:stop], y[start:stop], t, label, m, top, rest, zy)
             _softmax_u(nb, zy, m, rest, u, inv_s, top_rest)
             for j in range(nb):
                 d2[j] = alpha[label[j]]  # gathered first: the loop below stays a pure map
@@ -482,21 +514,28 @@ def softmax_fast_kernel(kind, mode):
                 _OUTPUT_ABS(*out)
             else:
                 _OUTPUT_CLIP(*out)
+        return bad
 
     return kernel
 
 
 def binary_grad_hess_f32(z, y, w, gamma, alpha_pos, alpha_neg, mode, grad, hess):
-    """binary_grad_hess through the SIMD kernel: float32 grad/hess (z may be float64)."""
+    """binary_grad_hess through the SIMD kernel: float32 grad/hess (z may be float64).
+
+    Returns the number of rows with a non-finite margin or a label other than 0/1 (0: all valid).
+    """
     kernel = binary_fast_kernel(pow_kind(gamma), mode, w.shape[0] > 0)
     args_for = _slicer((z, y, w), (float(gamma), float(alpha_pos), float(alpha_neg)), (grad, hess))
-    run_split(kernel, z.shape[0], MIN_ROWS_PER_THREAD, args_for)
+    return run_split(kernel, z.shape[0], MIN_ROWS_PER_THREAD, args_for)
 
 
 def softmax_grad_hess_f32(z, y, w, gamma, alpha, mode, bohning, grad, hess):
-    """softmax_grad_hess through the SIMD kernel: float32 (n, K) grad/hess (z may be float64)."""
+    """softmax_grad_hess through the SIMD kernel: float32 (n, K) grad/hess (z may be float64).
+
+    Returns the number of rows with a non-finite margin or a label not in 0..K-1 (0: all valid).
+    """
     kernel = softmax_fast_kernel(pow_kind(gamma), mode)
     alpha = np.ascontiguousarray(alpha, dtype=np.float64)
     args_for = _slicer((z, y, w), (float(gamma), alpha, float(bohning)), (grad, hess))
     min_rows = max(MIN_ROWS_PER_THREAD // z.shape[1], SOFTMAX_BLOCK)
-    run_split(kernel, z.shape[0], min_rows, args_for)
+    return run_split(kernel, z.shape[0], min_rows, args_for)

@@ -213,17 +213,18 @@ def objective_call(loss, first, second, sample_weight=None):
         return _xgb_objective(loss, first, second, booster_in_stack())
     if is_lgb_dataset(second):
         _no_extra_weight(sample_weight, "lgb.train", "lightgbm.Dataset(X, y, weight=w)")
-        z = check_margin(first, name="preds")
+        z = check_margin(first, name="preds", finite=False)
         entry = prepare_lgb(second, z.shape[0], _n_classes(z))
-        return _grad_hess(loss, z, entry, np.shape(first), LGB_GRADIENT_DTYPE)
+        return _grad_hess(loss, z, entry, np.shape(first), LGB_GRADIENT_DTYPE, _finite_check(first, "preds"))
     # scikit-learn wrappers: (y_true, y_pred[, sample_weight])
     dataset = dataset_in_stack(first)
     if dataset is not None and is_xgb_dmatrix(dataset):
         return _xgb_objective(loss, second, dataset, booster_in_stack())
-    z = check_margin(second, name="y_pred (the second argument)")
+    name = "y_pred (the second argument)"
+    z = check_margin(second, name=name, finite=False)
     entry = prepare_arrays(first, sample_weight, z.shape[0], _n_classes(z), dataset)
     dtype = LGB_GRADIENT_DTYPE if is_lgb_dataset(dataset) else None
-    return _grad_hess(loss, z, entry, np.shape(second), dtype)
+    return _grad_hess(loss, z, entry, np.shape(second), dtype, _finite_check(second, name))
 
 
 def _dask_guard(loss):
@@ -248,13 +249,19 @@ def _xgb_objective(loss, predt, dmatrix, booster):
         from ._cuda import xgb_cuda_grad_hess
 
         return xgb_cuda_grad_hess(loss, predt, dmatrix)
-    z = check_margin(predt, name="predt")
+    z = check_margin(predt, name="predt", finite=False)
     entry = prepare_xgb(dmatrix, z.shape[0], _n_classes(z), booster)
-    return _grad_hess(loss, z, entry, np.shape(predt))
+    return _grad_hess(loss, z, entry, np.shape(predt), None, _finite_check(predt, "predt"))
 
 
-def _grad_hess(loss, z, entry, shape, dtype=None):
-    grad, hess = loss._grad_hess_checked(z, entry.y, entry.w, entry.alpha_for(loss), dtype=dtype)
+def _finite_check(margin, name):
+    """The margins' value check, deferred: the float32 kernels flag non-finite margins in their
+    own pass and this then raises the clear error (the float64 kernels run it first)."""
+    return lambda: check_margin(margin, name=name)
+
+
+def _grad_hess(loss, z, entry, shape, dtype=None, recheck=None):
+    grad, hess = loss._grad_hess_checked(z, entry.y, entry.w, entry.alpha_for(loss), dtype=dtype, recheck=recheck)
     if grad.shape != shape:  # an (n, 1) margin was squeezed to (n,) for the binary kernel
         grad, hess = grad.reshape(shape), hess.reshape(shape)
     return grad, hess

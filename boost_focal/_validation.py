@@ -80,8 +80,12 @@ def check_margin_shape(arr, name="margin"):
     return arr
 
 
-def check_margin(margin, name="margin"):
-    """A float32/float64 array of shape (n,) or (n, K), K >= 2, all finite; C- or (2-D) F-contiguous."""
+def check_margin(margin, name="margin", finite=True):
+    """A float32/float64 array of shape (n,) or (n, K), K >= 2, all finite; C- or (2-D) F-contiguous.
+
+    ``finite=False`` leaves out the pass that checks the values: for callers whose kernel flags
+    non-finite margins itself (the float32 kernels) and then calls this again to raise.
+    """
     if hasattr(margin, "__cuda_array_interface__") and not isinstance(margin, np.ndarray):
         raise TypeError(f"{name} is a device array; this call takes host (NumPy) arrays")
     arr = np.asarray(margin)
@@ -94,7 +98,7 @@ def check_margin(margin, name="margin"):
         # F order is kept: LightGBM's multiclass margins are an F-ordered view, and the kernels
         # take either order (a C copy would cost a pass over the margins every round)
         arr = np.ascontiguousarray(arr)
-    if not np.isfinite(arr).all():
+    if finite and not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinite values; boosting margins must be finite")
     return arr
 
@@ -156,6 +160,30 @@ def check_labels(y, n_rows, n_classes, name="y"):
             f"found labels from {lo} to {hi}"
         )
     return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def labels_for_kernel(y, n_rows, n_classes, name="y", balanced=False):
+    """(labels, deferred): labels for the float32 kernels, which check the values themselves.
+
+    A float32 label array of the right length (what XGBoost and LightGBM hand out) is passed
+    on as is (made contiguous), its values unchecked (``deferred=True``): the kernels count
+    labels that are not integers in 0..n_classes-1, and the caller then runs
+    :func:`check_labels` for the error message. Integer labels are converted to float32 in one
+    pass and deferred too: an integer label that float32 rounds is at least 2^24, so it stays
+    out of range (n_classes <= 2^24) and is still flagged. Anything else (float64 values could
+    round onto an integer in float32; lists, other dtypes), and every input when the class
+    weights are computed from the labels (``balanced``), goes through :func:`check_labels` now
+    (``deferred=False``).
+    """
+    arr = y if isinstance(y, np.ndarray) else None
+    if arr is not None and arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if (
+        not balanced and arr is not None and arr.ndim == 1 and arr.shape[0] == n_rows and n_rows > 0
+        and n_classes <= LABEL_LIMIT and (arr.dtype == np.float32 or arr.dtype.kind in "iub")
+    ):
+        return np.ascontiguousarray(arr, dtype=np.float32), True
+    return check_labels(y, n_rows, n_classes, name), False
 
 
 def check_sample_weight(sample_weight, n_rows, name="sample_weight"):

@@ -147,7 +147,7 @@ class RoundTrip:
 
 def _objective_for(obj, dtrain, bst, own):
     """margins view -> (grad, hess). ``own``: ``obj`` is boost-focal's and may see the view."""
-    from ._frameworks import _grad_hess, _n_classes, prepare_xgb
+    from ._frameworks import _finite_check, _grad_hess, _n_classes, prepare_xgb
     from ._validation import check_margin
     from .focal import FocalLoss
 
@@ -158,9 +158,9 @@ def _objective_for(obj, dtrain, bst, own):
             _dask_guard(obj)
 
         def focal(margin):
-            z = check_margin(margin, name="predt")
+            z = check_margin(margin, name="predt", finite=False)  # values: checked in the kernel pass
             entry = prepare_xgb(dtrain, z.shape[0], _n_classes(z), bst)  # validated once per run
-            return _grad_hess(obj, z, entry, margin.shape)
+            return _grad_hess(obj, z, entry, margin.shape, None, _finite_check(margin, "predt"))
 
         return focal
     if own:

@@ -17,6 +17,7 @@ from ._validation import (
     check_margin,
     check_n_classes,
     check_sample_weight,
+    labels_for_kernel,
 )
 
 _MODE_CODES = MODE_CODES  # (kept in boost_focal._scalar, below both kernel paths)
@@ -26,6 +27,11 @@ _MODE_CODES = MODE_CODES  # (kept in boost_focal._scalar, below both kernel path
 # kernels for gamma up to 50 (tests/test_fastmath.py; tests/test_reference.py's bound is 4), and
 # about 10x faster. False routes float32 through the float64-libm kernels, rounded once.
 FAST_FLOAT32 = True
+
+
+def _is_float32(margin):
+    """True for a float32 NumPy margin (the SIMD kernels' input, validated inside the kernel)."""
+    return isinstance(margin, np.ndarray) and margin.dtype == np.float32
 
 
 def balanced_alpha(y, n_classes):
@@ -181,16 +187,34 @@ class FocalLoss:
         """
         if _cuda.is_device_array(margin):  # GPU path (device arrays out): boost_focal/_cuda.py
             return _cuda.grad_hess(self, margin, y, sample_weight)
-        z, y, w, alpha = self._prepare(margin, y, sample_weight)
-        return self._grad_hess_checked(z, y, w, alpha)
+        if not _is_float32(margin):
+            z, y, w, alpha = self._prepare(margin, y, sample_weight)
+            return self._grad_hess_checked(z, y, w, alpha)
+        # float32 margins go to the SIMD kernels, which flag non-finite margins and invalid
+        # labels in their own pass over the data; the separate passes of _prepare are then run
+        # only to raise the same clear error (as the CUDA path does).
+        z = check_margin(margin, finite=False)
+        k = 2 if z.ndim == 1 else z.shape[1]
+        labels, deferred = labels_for_kernel(y, z.shape[0], k, balanced=isinstance(self.alpha, str))
+        w = check_sample_weight(sample_weight, z.shape[0])
 
-    def _grad_hess_checked(self, z, y, w, alpha, dtype=None, out=None):
+        def recheck():
+            check_margin(margin)
+            if deferred:
+                check_labels(y, z.shape[0], k)
+
+        return self._grad_hess_checked(z, labels, w, self.class_alpha(k, labels), recheck=recheck)
+
+    def _grad_hess_checked(self, z, y, w, alpha, dtype=None, out=None, recheck=None):
         """grad_hess on already-validated arrays (the adapters cache validation per dataset).
 
         ``dtype`` is the output dtype (default: the margin's). The arithmetic is float64 either
         way; float32 outputs use the SIMD kernels (see ``FAST_FLOAT32``), also for float64 margins
         (pass ``dtype=np.float32`` for LightGBM, which keeps gradients in float32 anyway).
         ``out``: preallocated (grad, hess) of z's shape and that dtype, written and returned.
+        ``recheck``: the caller's deferred validation (a function that raises the clear error).
+        The SIMD kernels count rows with a non-finite margin or an invalid label, and it runs
+        only when there are any; the reference kernels check nothing, so it runs before them.
         """
         if out is None:
             out = z.dtype if dtype is None else np.dtype(dtype)
@@ -201,13 +225,22 @@ class FocalLoss:
             out = grad.dtype
         mode = _MODE_CODES[self.hessian]
         fast = FAST_FLOAT32 and out == np.float32
+        if recheck is not None and not fast:
+            recheck()
         if z.ndim == 1:
             kernel = _cpu.binary_grad_hess_f32 if fast else _cpu.binary_grad_hess
-            kernel(z, y, w, self.gamma, alpha[1], alpha[0], mode, grad, hess)
+            bad = kernel(z, y, w, self.gamma, alpha[1], alpha[0], mode, grad, hess)
         else:
             k = z.shape[1]
             kernel = _cpu.softmax_grad_hess_f32 if fast else _cpu.softmax_grad_hess
-            kernel(z, y, w, self.gamma, alpha, mode, (1.0 - 1.0 / k) / 2.0, grad, hess)
+            bad = kernel(z, y, w, self.gamma, alpha, mode, (1.0 - 1.0 / k) / 2.0, grad, hess)
+        if bad:
+            if recheck is not None:
+                recheck()  # raises, naming the argument and the problem
+            raise ValueError(
+                f"{bad} row(s) have a non-finite margin or a label that is not a class index "
+                f"0..{(2 if z.ndim == 1 else z.shape[1]) - 1}"
+            )
         return grad, hess
 
     def init_score(self, y, sample_weight=None, n_classes=None):

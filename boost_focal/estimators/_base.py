@@ -254,10 +254,10 @@ def make_objective(loss, y, w, alpha, n_jobs=None):
             both = buffers[margin.shape] = np.empty((2,) + margin.shape, dtype=np.float32)
         out = (both[0], both[1])
         if margin.size < SERIAL_BELOW:  # the kernels run on one thread at this size anyway
-            loss._grad_hess_checked(margin, labels, _UNWEIGHTED, alpha, out=out)
+            loss._grad_hess_checked(margin, labels, _UNWEIGHTED, alpha, out=out, recheck=_diverged)
         else:
             with kernel_threads(n_jobs, margin.size):
-                loss._grad_hess_checked(margin, labels, _UNWEIGHTED, alpha, out=out)
+                loss._grad_hess_checked(margin, labels, _UNWEIGHTED, alpha, out=out, recheck=_diverged)
         round_to_21_bits(both)
         if w.size:
             np.multiply(both, w if margin.ndim == 1 else w[:, None], out=both, casting="unsafe")
@@ -267,6 +267,14 @@ def make_objective(loss, y, w, alpha, n_jobs=None):
 
 
 _UNWEIGHTED = np.empty(0, dtype=np.float64)
+
+
+def _diverged():
+    """The kernels flagged non-finite training margins (the labels were validated in fit)."""
+    raise ValueError(
+        "the boosting margins became NaN or infinite during training (the model diverged); lower "
+        "learning_rate, raise reg_lambda, or keep hessian='bohning' (the default) if another Hessian was chosen"
+    )
 
 
 class MarginProbe:

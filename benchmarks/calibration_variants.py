@@ -1,0 +1,166 @@
+"""Options the defaults were checked against after shipping, on every table (issue 16).
+
+``default_calibration.py`` measures the shipped defaults; this script fits one variant of the
+focal estimators (constructor parameters given on the command line) under the same protocol
+(same folds, the same 20% early-stopping rows, same tree settings, one thread) and compares it
+with the logloss classifiers and the default estimator whose rows ``default_calibration.py``
+cached. Variants measured so far (``docs/calibration_choice.md``, "Checked after shipping"):
+
+    python benchmarks/calibration_variants.py run stop_logloss --params eval_metric=logloss --regimes stopped
+    python benchmarks/calibration_variants.py run gamma1 --params gamma=1.0
+    python benchmarks/calibration_variants.py report stop_logloss gamma1
+
+``run`` caches per-table rows in ``benchmarks/results/calibration_variants/TAG/`` (delete to
+rerun; ``--jobs 2`` for two processes); ``report`` prints, per engine x regime, on how many
+binary tables log loss AND Brier are within 1.05x of the logloss classifier, the median and
+maximum log-loss ratio, the maximum Brier ratio and how many PR-AUCs are within the fold
+standard deviation, for the default estimator and the variant (calibrated and posterior).
+"""
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import default_calibration as dc  # noqa: E402
+
+OUT = REPO / "benchmarks" / "results" / "calibration_variants"
+
+
+def _value(text):
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"None": None, "True": True, "False": False}.get(text, text)
+
+
+def run_table(name, tag, params, regimes, folds=5):
+    """Rows of the variant on one table: the folds and eval rows of default_calibration.run_dataset."""
+    from sklearn.model_selection import StratifiedKFold, train_test_split
+
+    warnings.filterwarnings("ignore")
+    import numba
+
+    numba.set_num_threads(1)
+    X, y, _ = dc.load_table(name)
+    rows = []
+    for fold, (tr, te) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=0).split(X, y)):
+        for regime in regimes:
+            if regime == "stopped":
+                try:
+                    fit_idx, va_idx = train_test_split(tr, test_size=0.2, stratify=y[tr], random_state=fold)
+                except ValueError:  # a class with one row in the training fold
+                    fit_idx, va_idx = train_test_split(tr, test_size=0.2, random_state=fold)
+            else:
+                fit_idx, va_idx = tr, tr[:0]
+            args = (X[fit_idx], y[fit_idx], X[va_idx], y[va_idx])
+            for engine in ("xgboost", "lightgbm"):
+                model = dc._focal_model(engine, regime, params, *args)
+                for output in ("calibrated", "posterior"):
+                    model.set_params(probability=output)
+                    rows.append(dict(dataset=name, engine=engine, regime=regime, fold=fold, model=tag, output=output,
+                                     rounds=int(model.n_estimators_), temperature=float(model.temperature_),
+                                     **dc.scores(y[te], model.predict_proba(X[te]))))
+    return rows
+
+
+def _cached(name, tag, params, regimes):
+    path = OUT / tag / f"{name.replace('/', '__')}.json"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        path.write_text(json.dumps(run_table(name, tag, params, regimes)))
+        print(f"{name}: {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+    return name
+
+
+def run(args):
+    params = dict(kv.split("=", 1) for kv in filter(None, args.params.split(",")))
+    params = {k: _value(v) for k, v in params.items()}
+    regimes = tuple(args.regimes.split(","))
+    names = args.tables or dc.discover()
+    (OUT / args.tag).mkdir(parents=True, exist_ok=True)
+    (OUT / args.tag / "params.json").write_text(json.dumps({"params": params, "regimes": regimes}))
+    if args.jobs > 1:
+        with ProcessPoolExecutor(args.jobs) as pool:
+            list(pool.map(_cached, names, [args.tag] * len(names), [params] * len(names), [regimes] * len(names)))
+    else:
+        for name in names:
+            _cached(name, args.tag, params, regimes)
+
+
+def _mean(rows, model, output, engine, regime, key):
+    return [r[key] for r in rows if r["engine"] == engine and r["regime"] == regime and r["model"] == model
+            and r["output"] == output]
+
+
+def report(args):
+    for tag in args.tags:
+        setting = json.loads((OUT / tag / "params.json").read_text())
+        print(f"### {tag}: {setting['params']}")
+        tables = {}
+        for path in sorted((OUT / tag).glob("*.json")):
+            if path.name == "params.json":
+                continue
+            base = dc.CACHE / f"{path.stem}.f5.json"
+            if base.exists():
+                cached = json.loads(base.read_text())
+                tables[path.stem] = (cached["info"], cached["rows"] + json.loads(path.read_text()))
+        for engine in ("xgboost", "lightgbm"):
+            for regime in setting["regimes"]:
+                for model, output in (("focal", "calibrated"), (tag, "calibrated"), (tag, "posterior")):
+                    ok = pr_ok = 0
+                    ratios, briers, big = [], [], [0, 0]
+                    for info, rows in tables.values():
+                        if info["classes"] != 2:
+                            continue
+                        ll = np.mean(_mean(rows, "logloss", "-", engine, regime, "log_loss"))
+                        lb = np.mean(_mean(rows, "logloss", "-", engine, regime, "brier"))
+                        fl = np.mean(_mean(rows, model, output, engine, regime, "log_loss"))
+                        fb = np.mean(_mean(rows, model, output, engine, regime, "brier"))
+                        diff = (np.array(_mean(rows, model, output, engine, regime, "pr_auc"))
+                                - np.array(_mean(rows, "logloss", "-", engine, regime, "pr_auc")))
+                        pr_ok += diff.mean() >= -diff.std(ddof=1) - 1e-12
+                        good = fl / ll <= 1.05 and fb / lb <= 1.05
+                        ok += good
+                        ratios.append(fl / ll)
+                        briers.append(fb / lb)
+                        if info["rows"] >= 1000:
+                            big[0] += good
+                            big[1] += 1
+                    label = "default (gamma 2)" if model == "focal" else f"{tag}"
+                    print(f"{engine:8s} {regime:9s} {label:18s} {output:10s} within 1.05x {ok}/{len(ratios)} "
+                          f"(>= 1000 rows: {big[0]}/{big[1]}) median {np.median(ratios):.3f} max {max(ratios):.2f} "
+                          f"max Brier {max(briers):.2f} PR-AUC ok {pr_ok}/{len(ratios)}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run")
+    p.add_argument("tag")
+    p.add_argument("--params", default="", help="k=v,... focal estimator parameters")
+    p.add_argument("--regimes", default="stopped,unstopped")
+    p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("tables", nargs="*")
+    p.set_defaults(func=run)
+    p = sub.add_parser("report")
+    p.add_argument("tags", nargs="+")
+    p.set_defaults(func=report)
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()
