@@ -29,9 +29,12 @@ from numba import njit
 
 from ._fastmath import (
     FLAGS,
+    POW_GENERAL,
     binary_element_vec,
     exp_vec,
-    focal_terms_vec,
+    focal_base_vec,
+    focal_derivs_vec,
+    focal_pow_halves,
     pow_kind,
     safeguard_vec,
     softmax_other_vec,
@@ -371,50 +374,61 @@ def binary_fast_kernel(kind, mode, weighted):
 SOFTMAX_BLOCK = 256  # rows per block: the (K, rows) float64 scratch stays in L1/L2
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=FLAGS)
-def _softmax_exps(z, y, t, label, m, top, rest, zy):
-    """Stage 1 on block z (nb, K): t = e^(z_k - m) transposed to (K, nb); label, m, top, rest, z_y.
+@functools.lru_cache(maxsize=None)
+def _softmax_exps_stage():
+    """Stage 1 as a closure holding SOURCE_KEY (it inlines _fastmath.exp_vec; see _softmax_focal_stage)."""
+    source_key = SOURCE_KEY
 
-    Returns how many rows of the block have a non-finite margin or a label that is not an integer
-    in 0..K-1 (validation folded into the pass; such a label is read as 0, so that the class
-    weights are never indexed out of range, and the caller raises the clear error).
-    """
-    nb, k_count = z.shape
-    bad = 0
-    for j in range(nb):
-        finite = True
+    @njit(cache=True, nogil=True, error_model="numpy", fastmath=FLAGS)
+    def stage(z, y, t, label, m, top, rest, zy):
+        """Stage 1 on block z (nb, K): t = e^(z_k - m) transposed to (K, nb); label, m, top, rest, z_y.
+
+        Returns how many rows of the block have a non-finite margin or a label that is not an integer
+        in 0..K-1 (validation folded into the pass; such a label is read as 0, so that the class
+        weights are never indexed out of range, and the caller raises the clear error).
+        """
+        source_key  # noqa: B018 (part of the cache key, see SOURCE_KEY)
+        nb, k_count = z.shape
+        bad = 0
+        for j in range(nb):
+            finite = True
+            for k in range(k_count):
+                v = z[j, k]
+                t[k, j] = v
+                finite &= abs(np.float64(v)) < np.inf
+            yj = np.float64(y[j])
+            valid = (yj >= 0.0) & (yj <= k_count - 1.0) & (yj == math.floor(yj))
+            bad += np.int64(not (finite & valid))
+            label[j] = np.int32(yj) if valid else np.int32(0)
+        for j in range(nb):
+            m[j] = -np.inf
+            top[j] = -1
+            rest[j] = 0.0
+            zy[j] = 0.0
+        # the largest other logit and its class
         for k in range(k_count):
-            v = z[j, k]
-            t[k, j] = v
-            finite &= abs(np.float64(v)) < np.inf
-        yj = np.float64(y[j])
-        valid = (yj >= 0.0) & (yj <= k_count - 1.0) & (yj == math.floor(yj))
-        bad += np.int64(not (finite & valid))
-        label[j] = np.int32(yj) if valid else np.int32(0)
-    for j in range(nb):
-        m[j] = -np.inf
-        top[j] = -1
-        rest[j] = 0.0
-        zy[j] = 0.0
-    # the largest other logit and its class
-    for k in range(k_count):
-        k32 = np.int32(k)
-        for j in range(nb):
-            v = t[k, j]
-            better = (k32 != label[j]) & (v > m[j])
-            m[j] = v if better else m[j]
-            top[j] = k32 if better else top[j]
-    # exponentials (every exponent <= 0 but the label's, which is not used); the sum of those
-    # other than y and top; z_y picked on the way
-    for k in range(k_count):
-        k32 = np.int32(k)
-        for j in range(nb):
-            v = t[k, j]
-            e = exp_vec(min(v - m[j], 0.0))
-            t[k, j] = e
-            rest[j] += e if (k32 != label[j]) & (k32 != top[j]) else 0.0
-            zy[j] = v if k32 == label[j] else zy[j]
-    return bad
+            k32 = np.int32(k)
+            for j in range(nb):
+                v = t[k, j]
+                better = (k32 != label[j]) & (v > m[j])
+                m[j] = v if better else m[j]
+                top[j] = k32 if better else top[j]
+        # exponentials (every exponent <= 0 but the label's, which is not used); the sum of those
+        # other than y and top; z_y picked on the way
+        for k in range(k_count):
+            k32 = np.int32(k)
+            for j in range(nb):
+                v = t[k, j]
+                e = exp_vec(min(v - m[j], 0.0))
+                t[k, j] = e
+                rest[j] += e if (k32 != label[j]) & (k32 != top[j]) else 0.0
+                zy[j] = v if k32 == label[j] else zy[j]
+        return bad
+
+    return stage
+
+
+_EXPS_STAGE = _softmax_exps_stage()
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=FLAGS)
@@ -426,6 +440,48 @@ def _softmax_u(nb, zy, m, rest, u, inv_s, top_rest):
         s = 1.0 + rest[j]
         inv_s[j] = 1.0 / s
         top_rest[j] = rest[j] / s  # 1 - pi_top without cancellation
+
+
+@functools.lru_cache(maxsize=None)
+def _softmax_focal_stage():
+    """Stage 3 (one variant for every gamma), as a closure holding SOURCE_KEY: it inlines
+    _fastmath's focal terms, and a module-level function's cache entry is keyed by its own
+    file only (see SOURCE_KEY)."""
+    source_key = SOURCE_KEY
+
+    @njit(cache=True, nogil=True, error_model="numpy", fastmath=FLAGS)
+    def stage(nb, u, gamma, kind, bohning, d1, d2, floor):
+        """Stage 3: focal terms of u across the block; d2 holds alpha_y on entry.
+
+        Out: d1 = l'(u), d2 = l''(u), floor = alpha_y r^gamma * bohning. ``kind`` (pow_kind)
+        is a runtime value here, so that one compiled stage serves every gamma: the branch on
+        it is outside the loops, and inside them r^gamma is e^(gamma log r) or
+        _fastmath.focal_pow_halves (multiplications as selects). Per row these are the
+        operations of _fastmath.focal_terms_vec in the same order (the binary kernel's form,
+        with kind a compile-time constant), so the results are the same bit for bit.
+        """
+        source_key  # noqa: B018 (part of the cache key, see above)
+        if kind == POW_GENERAL:
+            for j in range(nb):
+                q, r, log_q, log_r = focal_base_vec(u[j])
+                arg = d2[j] * exp_vec(gamma * log_r)
+                _, a1, a2 = focal_derivs_vec(q, r, log_q, arg, gamma)
+                d1[j] = a1
+                d2[j] = a2
+                floor[j] = arg * bohning
+        else:
+            for j in range(nb):
+                q, r, log_q, _ = focal_base_vec(u[j])
+                arg = d2[j] * focal_pow_halves(r, kind)
+                _, a1, a2 = focal_derivs_vec(q, r, log_q, arg, gamma)
+                d1[j] = a1
+                d2[j] = a2
+                floor[j] = arg * bohning
+
+    return stage
+
+
+_FOCAL_STAGE = _softmax_focal_stage()  # a module global, named by the kernel (see _OUTPUT_* below)
 
 
 @functools.lru_cache(maxsize=None)
@@ -471,17 +527,18 @@ _OUTPUT_CLIP = _softmax_output_stage(HESS_CLIP)
 
 
 @functools.lru_cache(maxsize=None)
-def softmax_fast_kernel(kind, mode):
-    """kernel(z, y, w, gamma, alpha, bohning, grad, hess) for float32 (n, K) grad/hess.
+def softmax_fast_kernel(mode):
+    """kernel(z, y, w, gamma, kind, alpha, bohning, grad, hess) for float32 (n, K) grad/hess.
 
     z (n, K) float32 or float64 in C or F order (LightGBM's margins are an F-ordered view);
-    grad/hess may be either order too. Runs the stages block by block; stage 3, the focal terms
-    of u vectorised across the block's rows, is inline here (it depends on gamma's kind).
+    grad/hess may be either order too. Runs the stages block by block. One compiled kernel per
+    Hessian mode serves every gamma: ``kind`` (pow_kind(gamma)) is a runtime argument of stage
+    3 (a kernel per gamma kind cost about 1 s of compilation for each new gamma).
     """
     source_key = SOURCE_KEY
 
     @njit(cache=True, nogil=True, error_model="numpy", fastmath=FLAGS)
-    def kernel(z, y, w, gamma, alpha, bohning, grad, hess):
+    def kernel(z, y, w, gamma, kind, alpha, bohning, grad, hess):
         source_key  # noqa: B018 (part of the cache key, see above)
         n, k_count = z.shape
         size = min(SOFTMAX_BLOCK, n)
@@ -495,15 +552,11 @@ def softmax_fast_kernel(kind, mode):
         for start in range(0, n, SOFTMAX_BLOCK):
             stop = min(start + SOFTMAX_BLOCK, n)
             nb = stop - start
-            bad += _softmax_exps(z[start:stop], y[start:stop], t, label, m, top, rest, zy)
+            bad += _EXPS_STAGE(z[start:stop], y[start:stop], t, label, m, top, rest, zy)
             _softmax_u(nb, zy, m, rest, u, inv_s, top_rest)
             for j in range(nb):
-                d2[j] = alpha[label[j]]  # gathered first: the loop below stays a pure map
-            for j in range(nb):
-                _, a1, a2, arg = focal_terms_vec(u[j], gamma, kind, d2[j])
-                d1[j] = a1
-                d2[j] = a2
-                floor[j] = arg * bohning
+                d2[j] = alpha[label[j]]  # gathered first: stage 3 stays a pure map
+            _FOCAL_STAGE(nb, u, gamma, kind, bohning, d1, d2, floor)
             wb = w[start:stop] if w.shape[0] > 0 else w[:0]
             out = (nb, t, ht, label, top, inv_s, top_rest, d1, d2, floor, wb, grad[start:stop], hess[start:stop])
             if mode == HESS_BOHNING:
@@ -534,8 +587,8 @@ def softmax_grad_hess_f32(z, y, w, gamma, alpha, mode, bohning, grad, hess):
 
     Returns the number of rows with a non-finite margin or a label not in 0..K-1 (0: all valid).
     """
-    kernel = softmax_fast_kernel(pow_kind(gamma), mode)
+    kernel = softmax_fast_kernel(mode)
     alpha = np.ascontiguousarray(alpha, dtype=np.float64)
-    args_for = _slicer((z, y, w), (float(gamma), alpha, float(bohning)), (grad, hess))
+    args_for = _slicer((z, y, w), (float(gamma), pow_kind(gamma), alpha, float(bohning)), (grad, hess))
     min_rows = max(MIN_ROWS_PER_THREAD // z.shape[1], SOFTMAX_BLOCK)
     return run_split(kernel, z.shape[0], min_rows, args_for)

@@ -151,6 +151,18 @@ def focal_pow(r, log_r, gamma, kind):
 
 
 @njit(**JIT)
+def focal_pow_halves(r, kind):
+    """r^(kind / 2) for a runtime ``kind`` in 0..MAX_HALVES: focal_pow's multiplications, in the
+    same order (so the same bits), written as selects over a constant trip count so that a loop
+    calling it still vectorises when kind is not a compile-time constant."""
+    n = kind // 2
+    r_gamma = 1.0
+    for i in range(MAX_HALVES // 2):  # a constant trip count: unrolled
+        r_gamma = r_gamma * r if i < n else r_gamma
+    return r_gamma * math.sqrt(r) if kind % 2 == 1 else r_gamma
+
+
+@njit(**JIT)
 def focal_terms_vec(u, gamma, kind, a):
     """(l, l', l'', a r^gamma) at the signed margin u: _scalar.focal_terms, vectorisable.
 
@@ -160,8 +172,20 @@ def focal_terms_vec(u, gamma, kind, a):
 
     with q = sigmoid(u), r = 1 - q, both formed from e = e^-|u| (never 1 - something near 1),
     and r^gamma from r or from log r = min(-u, 0) - log1p(e) (focal_pow; never 0^(gamma - 1)).
-    Selects instead of branches, so that the loop calling it vectorises.
+    Selects instead of branches, so that the loop calling it vectorises. Composed of
+    :func:`focal_base_vec`, :func:`focal_pow` and :func:`focal_derivs_vec`, which the softmax
+    kernel calls separately (r^gamma there is one pass over a block of rows, see
+    ``_cpu._softmax_focal``).
     """
+    q, r, log_q, log_r = focal_base_vec(u)
+    arg = a * focal_pow(r, log_r, gamma, kind)
+    loss, d1, d2 = focal_derivs_vec(q, r, log_q, arg, gamma)
+    return loss, d1, d2, arg
+
+
+@njit(**JIT)
+def focal_base_vec(u):
+    """(q, r, log q, log r) at the signed margin u, q = sigmoid(u), r = 1 - q (see focal_terms_vec)."""
     e = exp_vec(-abs(u))  # in (0, 1]: never overflows
     inv = 1.0 / (1.0 + e)
     small = e * inv
@@ -169,13 +193,18 @@ def focal_terms_vec(u, gamma, kind, a):
     q = inv if pos else small
     r = small if pos else inv
     l1p = log1p_unit_vec(e)
-    log_q = min(u, 0.0) - l1p  # log sigmoid(u); never -inf for finite u
-    arg = a * focal_pow(r, min(-u, 0.0) - l1p, gamma, kind)
+    # log sigmoid(u) and log(1 - sigmoid(u)); never -inf for finite u
+    return q, r, min(u, 0.0) - l1p, min(-u, 0.0) - l1p
+
+
+@njit(**JIT)
+def focal_derivs_vec(q, r, log_q, arg, gamma):
+    """(l, l', l'') of focal_terms_vec from q, r, log q and arg = a r^gamma."""
     loss = -arg * log_q
     d1 = arg * (gamma * q * log_q - r)
     # q log q first, as in _scalar.focal_terms: gamma * log q overflows where q = 0.
     d2 = arg * ((2.0 * gamma + 1.0) * q * r + gamma * (q * log_q) * (r - gamma * q))
-    return loss, d1, d2, arg
+    return loss, d1, d2
 
 
 @njit(**JIT)

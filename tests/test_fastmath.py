@@ -321,3 +321,31 @@ def test_polynomials_against_mpmath():
         worst_log = max(worst_log, abs(float(mp.mpf(e - s * (e - 2 * z * q)) / mp.log1p(e)) - 1))
     assert worst_exp < 1e-10  # fit: 5.4e-11
     assert worst_log < 1e-11  # fit: 2.9e-12
+
+
+def test_runtime_pow_matches_the_compile_time_one_bit_for_bit():
+    """focal_pow_halves (the softmax kernel's r^gamma, kind known at run time) performs
+    focal_pow's multiplications in the same order for every kind 0..MAX_HALVES."""
+
+    @njit
+    def both(r, kind):
+        out = np.empty((2, r.shape[0]))
+        for i in range(r.shape[0]):
+            out[0, i] = fm.focal_pow_halves(r[i], kind)
+        return out
+
+    r = np.concatenate([np.geomspace(1e-300, 1.0, 2000), np.random.default_rng(0).random(2000)])
+    for kind in range(fm.MAX_HALVES + 1):
+        got = both(r, kind)[0]
+        want = np.array([_focal_pow_const(x, kind) for x in r])
+        np.testing.assert_array_equal(got, want)
+
+
+def _focal_pow_const(r, kind):
+    """focal_pow's own arithmetic (a compile-time kind), evaluated in Python float64."""
+    out = 1.0
+    for _ in range(kind // 2):
+        out *= r
+    if kind % 2 == 1:
+        out *= math.sqrt(r)
+    return out

@@ -185,7 +185,7 @@ def test_pow_kind_variants_agree_with_the_general_form():
 def test_kernels_carry_the_source_key_in_their_closure():
     """Numba's cache keys closures by their cell values: the hash of the inlined sources must be
     among them, or an edit of _fastmath.py/_scalar.py would load a stale kernel."""
-    for kernel in (_cpu.binary_fast_kernel(4, 1, False), _cpu.softmax_fast_kernel(4, 1)):
+    for kernel in (_cpu.binary_fast_kernel(4, 1, False), _cpu.softmax_fast_kernel(1)):
         cells = [c.cell_contents for c in kernel.py_func.__closure__]
         assert _cpu.SOURCE_KEY in cells
         assert all(isinstance(c, (int, str, bool)) for c in cells)  # picklable, stable keys
@@ -201,7 +201,7 @@ def test_a_later_process_loads_the_kernels_from_the_cache(tmp_path):
         FocalLoss(3.5, hessian="abs").grad_hess(z, y)
         zk = np.zeros((50, 3), np.float32); yk = np.zeros(50, np.float32)
         FocalLoss(3.5, hessian="abs").grad_hess(zk, yk)
-        kernels = [_cpu.binary_fast_kernel(7, 2, False), _cpu.softmax_fast_kernel(7, 2)]
+        kernels = [_cpu.binary_fast_kernel(7, 2, False), _cpu.softmax_fast_kernel(2)]
         print(json.dumps([[sum(k.stats.cache_hits.values()), sum(k.stats.cache_misses.values())] for k in kernels]))
         """
     )
@@ -232,3 +232,39 @@ def test_binary_kernel_loop_is_vectorised():
     packed = re.findall(r"\bv(?:fn?m(?:add|sub)\d{3}|mul|add|sub|div)pd\s+[^\n]*ymm", asm)
     assert len(packed) > 40
     assert not re.search(r"\$(exp|log|log1p|pow)f?\b", asm)  # libm calls load these addresses
+
+
+def test_softmax_kernel_serves_every_gamma_without_compiling(monkeypatch):
+    """One softmax kernel per Hessian mode: a new gamma (any r^gamma method) compiles nothing."""
+    from numba.core import dispatcher
+
+    z = np.random.default_rng(0).normal(0, 3, (40, 4)).astype(np.float32)
+    y = (np.arange(40) % 4).astype(np.float32)
+    FocalLoss(2.0).grad_hess(z, y)  # compiled (or loaded) once
+    seen = []
+    real = dispatcher.Dispatcher._compile_for_args
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.py_func.__qualname__)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(dispatcher.Dispatcher, "_compile_for_args", spy)
+    for gamma in (0.0, 0.5, 1.0, 2.5, 3.0, 1.7, 8.0, 20.0):
+        FocalLoss(gamma).grad_hess(z, y)
+    assert seen == []
+
+
+@pytest.mark.skipif(not llvm.get_host_cpu_features().get("avx2", False), reason="needs AVX2")
+@pytest.mark.parametrize("gamma", [2.0, 2.5, 1.7])
+def test_softmax_focal_stage_is_vectorised_for_a_runtime_gamma(gamma):
+    """Stage 3 of the softmax kernel takes gamma's r^gamma method at run time; each of its passes
+    over the block must still be SIMD code (packed float64 on ymm registers, no libm calls)."""
+    stage = numba.njit(nogil=True, error_model="numpy", fastmath=FLAGS)(_cpu._FOCAL_STAGE.py_func)
+    nb = 64
+    u = np.linspace(-8, 8, nb)
+    d1, d2, floor = np.empty(nb), np.full(nb, 0.5), np.empty(nb)
+    stage(nb, u, gamma, pow_kind(gamma), 0.4, d1, d2, floor)
+    asm = "\n".join(stage.inspect_asm().values())
+    packed = re.findall(r"\bv(?:fn?m(?:add|sub)\d{3}|mul|add|sub|div)pd\s+[^\n]*[yz]mm", asm)  # AVX2 or AVX-512
+    assert len(packed) > 40
+    assert not re.search(r"\$(exp|log|log1p|pow)f?\b", asm)
