@@ -116,6 +116,7 @@ class RoundTrip:
         self._args = (ctypes.byref(self._shape), ctypes.byref(self._dims), ctypes.byref(self._preds))
         self._key = None
         self._view = None
+        self._interfaces = {}  # (address, shape, dtype) -> encoded array interface
 
     def margins(self):
         """The training margins of the current model: a view of XGBoost's buffer, valid until
@@ -140,9 +141,20 @@ class RoundTrip:
         hess = _gradient_array(hess, self.n_rows)
         self._check(
             self._lib.XGBoosterTrainOneIter(
-                self._bst, self._dtrain, ctypes.c_int(iteration), _interface(grad), _interface(hess)
+                self._bst, self._dtrain, ctypes.c_int(iteration), self._interface(grad), self._interface(hess)
             )
         )
+
+    def _interface(self, array):
+        """_interface(array), remembered for the buffers an objective hands back round after
+        round (boost-focal's estimators reuse one): the text depends on address, shape, dtype."""
+        key = (array.ctypes.data, array.shape, array.dtype.str)
+        text = self._interfaces.get(key)
+        if text is None:
+            if len(self._interfaces) > 8:
+                self._interfaces.clear()
+            text = self._interfaces[key] = _interface(array)
+        return text
 
 
 def _objective_for(obj, dtrain, bst, own):

@@ -595,6 +595,9 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         ``probe`` (a :class:`MarginProbe`) saw the training margins of the first rows each round,
         so the check costs no prediction pass.
         """
+        moved = probe.moved(self.init_score_)
+        if moved is not None and moved >= 1e-3:
+            return  # the trees move the margins: no need to count splits (a pass over the model)
         n_trees = self._rounds_trained()
         splits = self._n_splits()
         hint = (
@@ -610,7 +613,6 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
                 stacklevel=4,
             )
             return
-        moved = probe.moved(self.init_score_)
         if splits and moved is not None and moved < 1e-3:
             warnings.warn(
                 f"the trees barely move the margin (largest change from the starting score on training rows: "
