@@ -14,6 +14,8 @@ SIMD kernels for float32 outputs, built on :mod:`boost_focal._fastmath` (float64
 vectorisable exp/log1p; about half a float32 ulp from the reference).
 """
 
+import contextlib
+import contextvars
 import functools
 import hashlib
 import itertools
@@ -57,8 +59,38 @@ from ._scalar import (
 # threads (run_split), not with prange. Inside xgb.train (1M rows, 20 rounds, measured on a busy
 # 2-core machine), prange on Numba's OpenMP layer made training 1.24x the built-in objective
 # against 1.09x for the pool and 1.14x for one thread: XGBoost ships its own libgomp, whose idle
-# threads spin while ours run and the other way round; idle pool threads block instead. The
-# number of threads is Numba's (NUMBA_NUM_THREADS, numba.set_num_threads).
+# threads spin while ours run and the other way round; idle pool threads block instead.
+
+# How many threads: the innermost use_threads(n) of the calling context (the estimators pass
+# their n_jobs), else Numba's setting (numba.set_num_threads, NUMBA_NUM_THREADS). Numba's is
+# read without starting Numba's threading layer, and the estimators never set it: Numba's OpenMP
+# layer shares the system libgomp with LightGBM, and numba.set_num_threads calls around a fit
+# slowed LightGBM's own 2-thread training (1k rows, K=5: 417 ms a fit against 318 ms without
+# them, measured 2026-12-02).
+_THREADS = contextvars.ContextVar("boost_focal_kernel_threads", default=None)
+
+
+def thread_count():
+    """The number of threads the kernels may use in this context (see above)."""
+    limit = _THREADS.get()
+    if limit is not None:
+        return limit
+    from numba.np.ufunc import parallel
+
+    if getattr(parallel, "_is_initialized", True):  # the user (or anyone) started Numba's layer
+        return numba.get_num_threads()
+    return numba.config.NUMBA_NUM_THREADS
+
+
+@contextlib.contextmanager
+def use_threads(count):
+    """Run the kernels called in this context on up to ``count`` threads."""
+    token = _THREADS.set(max(1, int(count)))
+    try:
+        yield
+    finally:
+        _THREADS.reset(token)
+
 
 # Below this many rows per thread (about 0.3 ms of work) a call runs on the calling thread only.
 MIN_ROWS_PER_THREAD = 40_000
@@ -77,7 +109,7 @@ def _pool(workers):
 
 
 def run_split(kernel, n_rows, min_rows, args_for):
-    """kernel(*args_for(lo, hi)) over row ranges covering 0..n_rows, on up to Numba's thread count.
+    """kernel(*args_for(lo, hi)) over row ranges covering 0..n_rows, on up to thread_count() threads.
 
     Returns the sum of the kernel's return values over the ranges (the float32 kernels return
     how many rows had invalid inputs), or None for kernels that return nothing.
@@ -91,7 +123,7 @@ def run_split(kernel, n_rows, min_rows, args_for):
     """
     if n_rows < 2 * min_rows:  # one thread whatever the setting (skips the thread-count query)
         return kernel(*args_for(0, n_rows))
-    threads = min(numba.get_num_threads(), n_rows // min_rows)
+    threads = min(thread_count(), n_rows // min_rows)
     if threads <= 1:
         return kernel(*args_for(0, n_rows))
     n_chunks = n_rows // min_rows

@@ -24,7 +24,7 @@ from ..focal import FocalLoss
 from ._calibration import fit_temperature, temper, temperature_centre
 from ._evaluation import EvalRecorder, check_early_stopping_rounds, check_eval_metric
 from ._scale import auto_loss_scale, check_loss_scale
-from ._threads import SERIAL_BELOW, kernel_threads
+from ._threads import SERIAL_BELOW, kernel_threads, serial_blas
 
 PROBABILITY_MODES = ("calibrated", "posterior", "raw")
 
@@ -522,7 +522,7 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         self.n_classes_ = classes.shape[0]
         self.alpha_ = alpha
         self.loss_ = loss
-        with kernel_threads(self.n_jobs, 0):  # the optimiser evaluates K x K margins: serial
+        with kernel_threads(self.n_jobs, 0), serial_blas():  # K x K margins, small solves: one thread
             self.init_score_ = loss.init_score(y, w if w.size else None, self.n_classes_)
             totals = np.bincount(y, weights=w if w.size else None, minlength=self.n_classes_).astype(np.float64)
             self.loss_scale_ = self._resolved_loss_scale(loss_scale, loss, totals, alpha)
@@ -572,7 +572,7 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
     def _fit_temperature(self, margin, y, w):
         """temperature_ and margin_shift_ from held-out margins and class codes (see _calibration)."""
         margin = np.asarray(margin, dtype=np.float64)
-        with kernel_threads(self.n_jobs, margin.size):
+        with kernel_threads(self.n_jobs, margin.size), serial_blas():
             self.temperature_, self.margin_shift_ = fit_temperature(
                 self._posterior, margin, y, w, self.loss_.gamma, self._temperature_centre()
             )

@@ -1,0 +1,65 @@
+"""Thread settings around the estimators' fits: boost-focal's own kernel thread count (never
+numba.set_num_threads, which starts Numba's OpenMP layer next to LightGBM's), and BLAS on one
+thread for the estimators' small solves (OpenBLAS threads busy-wait after a call and took a
+core from the training that followed)."""
+
+import numba
+import numpy as np
+import pytest
+
+from boost_focal import FocalLGBMClassifier, FocalXGBClassifier, _cpu
+from boost_focal.estimators._threads import kernel_threads, serial_blas
+
+
+def test_use_threads_nests_and_restores():
+    outer = _cpu.thread_count()
+    with _cpu.use_threads(1):
+        assert _cpu.thread_count() == 1
+        with _cpu.use_threads(3):
+            assert _cpu.thread_count() == 3
+        assert _cpu.thread_count() == 1
+    assert _cpu.thread_count() == outer
+
+
+def test_kernel_threads_caps_at_numba_and_goes_serial_for_small_inputs():
+    cap = numba.config.NUMBA_NUM_THREADS
+    with kernel_threads(None, 10**6):
+        assert _cpu.thread_count() == cap
+    with kernel_threads(cap + 5, 10**6):
+        assert _cpu.thread_count() == cap
+    with kernel_threads(2, 10):
+        assert _cpu.thread_count() == 1
+
+
+def test_run_split_uses_the_context_thread_count():
+    seen = []
+    with _cpu.use_threads(1):
+        _cpu.run_split(lambda lo, hi: seen.append((lo, hi)), 1000, 10, lambda lo, hi: (lo, hi))
+    assert seen == [(0, 1000)]  # one thread: one range, on the calling thread
+
+
+@pytest.mark.parametrize("cls", [FocalXGBClassifier, FocalLGBMClassifier])
+def test_fits_never_set_numbas_thread_count(cls, monkeypatch):
+    def refuse(n):
+        raise AssertionError("numba.set_num_threads was called during a fit")
+
+    monkeypatch.setattr(numba, "set_num_threads", refuse)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 4))
+    y = rng.integers(0, 3, 3000)
+    model = cls(n_estimators=3, n_jobs=2, early_stopping_rounds=2)
+    model.fit(X[:2500], y[:2500], eval_set=[(X[2500:], y[2500:])])
+    model.predict_proba(X)
+
+
+def test_serial_blas_limits_and_restores():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    if not blas:
+        pytest.skip("no BLAS library visible to threadpoolctl")
+    before = [i["num_threads"] for i in blas]
+    with serial_blas():
+        inside = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+        assert all(n == 1 for n in inside)
+    after = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    assert after == before
