@@ -345,10 +345,11 @@ def log_phi_array(u, gamma):
 # boost_focal._fastmath: float64 arithmetic with vectorisable exp/log1p, about half a float32 ulp
 # from the float64 reference for any gamma.
 #
-# Specialisation: one compiled kernel per (r^gamma kind, Hessian mode[, weighted]). They are
-# closure constants, so LLVM folds every branch on them and unrolls r^n before vectorising the
-# loop (numba.literally would do the same but costs ~15 ms per call). Each variant is compiled
-# on first use only. Numba's cache tells the variants apart by their closure values;
+# Specialisation: the binary kernel is compiled per (r^gamma kind, Hessian mode, weighted), the
+# softmax kernel per Hessian mode only (its r^gamma method is a runtime argument, see
+# _softmax_focal_stage). They are closure constants, so LLVM folds every branch on them and
+# unrolls r^n before vectorising the loop (numba.literally would do the same but costs ~15 ms per
+# call). Each variant is compiled on first use only. Numba's cache tells the variants apart by their closure values;
 # SOURCE_KEY (a hash of the inlined scalar-math sources) is one of them, because the cache does
 # not notice edits to an inlined callee in another module.
 
@@ -406,9 +407,10 @@ def binary_fast_kernel(kind, mode, weighted):
 # sums still run over k in order: no floating-point reassociation.
 #
 # Compile time: the stages are separate functions, shared by every gamma and mode except the
-# output stage (one variant per Hessian mode) and the focal terms (inline in the kernel, one per
-# gamma kind). One function holding everything took ~10 s to compile (Numba's inlining and
-# typing grow faster than linearly with size); the stages take ~1-2 s each.
+# output stage (one variant per Hessian mode). The focal terms (stage 3) were once inline in a
+# kernel per gamma kind, about 1 s of compilation for every new gamma; they are now one stage
+# for all gammas. One function holding everything took ~10 s to compile (Numba's inlining and
+# typing grow faster than linearly with size); the stages take well under 1 s each.
 
 SOFTMAX_BLOCK = 256  # rows per block: the (K, rows) float64 scratch stays in L1/L2
 
