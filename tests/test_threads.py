@@ -63,3 +63,59 @@ def test_serial_blas_limits_and_restores():
         assert all(n == 1 for n in inside)
     after = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
     assert after == before
+
+
+def test_serial_blas_covers_scipys_blas_in_a_fresh_process():
+    """The controller is made after SciPy's solvers (and their BLAS) are loaded, even when the first
+    fit of a process is where SciPy's optimiser is first imported."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import json
+        import numpy as np
+        from boost_focal.estimators._threads import serial_blas
+        import threadpoolctl
+        with serial_blas():
+            inside = [(i["filepath"], i["num_threads"]) for i in threadpoolctl.threadpool_info()
+                      if i["user_api"] == "blas"]
+        print(json.dumps(inside))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    import json
+
+    inside = json.loads(out.stdout.strip().splitlines()[-1])
+    if not inside:
+        pytest.skip("no BLAS library visible to threadpoolctl")
+    assert all(n == 1 for _, n in inside), inside  # every BLAS loaded by then, SciPy's included
+
+
+def test_serial_blas_leaves_other_threads_unlimited():
+    """Only the main thread limits BLAS (a process-wide setting), so overlapping fits in worker
+    threads can never leave the process at one BLAS thread."""
+    import threading
+
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import scipy.optimize  # noqa: F401
+
+    def counts():
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+
+    before = counts()
+    if not before:
+        pytest.skip("no BLAS library visible to threadpoolctl")
+    seen = []
+
+    def worker():
+        with serial_blas():
+            seen.append(counts())
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join(10)
+    assert seen == [before]
+    assert counts() == before

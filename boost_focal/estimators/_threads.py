@@ -5,6 +5,7 @@ An estimator passes its ``n_jobs`` on, and small inputs run on one thread: handi
 another thread costs more than the work on a few thousand rows.
 """
 
+import threading
 from contextlib import contextmanager, nullcontext
 
 # Below this many margin entries a kernel runs on one thread.
@@ -33,21 +34,34 @@ def kernel_threads(n_jobs, size):
 _BLAS = {}  # "controller": threadpoolctl.ThreadpoolController, made once per process
 
 
+def _blas_controller():
+    controller = _BLAS.get("controller")
+    if controller is None:
+        import scipy.optimize  # noqa: F401  (loads SciPy's own BLAS, which its solvers use, first)
+        from threadpoolctl import ThreadpoolController
+
+        controller = _BLAS["controller"] = ThreadpoolController()
+    return controller
+
+
 @contextmanager
 def serial_blas():
     """BLAS (OpenBLAS, MKL) on one thread for the estimators' own small solves (the starting
     score's L-BFGS, the temperature fit): they gain nothing from BLAS threads, and OpenBLAS's
     threads busy-wait for a while after each call, taking a core from the library's training that
     follows (LightGBM, 1k rows, K=5, 2 threads: 315 ms of lgb.train right after an unlimited
-    init_score, 254 ms after a limited one, 251 ms with none; measured 2026-12-02)."""
-    try:
-        controller = _BLAS.get("controller")
-        if controller is None:
-            from threadpoolctl import ThreadpoolController
+    init_score, 254 ms after a limited one, 251 ms with none; measured 2026-12-02).
 
-            controller = _BLAS["controller"] = ThreadpoolController()
-        limit = controller.limit(limits=1, user_api="blas")
-    except Exception:  # threadpoolctl missing or unable to inspect this process: no limit
-        limit = nullcontext()
+    The limit is process-wide while it lasts (BLAS has one setting), so only the main thread
+    takes it: two fits in other threads could overlap their limits, and the one ending last would
+    restore the other's limit instead of the original count. Fits in worker threads run their
+    solves unlimited, as before.
+    """
+    limit = nullcontext()
+    if threading.current_thread() is threading.main_thread():
+        try:
+            limit = _blas_controller().limit(limits=1, user_api="blas")
+        except Exception:  # threadpoolctl missing or unable to inspect this process: no limit
+            limit = nullcontext()
     with limit:
         yield
