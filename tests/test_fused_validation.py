@@ -134,3 +134,18 @@ def test_estimator_objective_names_divergence():
     objective(np.zeros(3, dtype=np.float32))
     with pytest.raises(ValueError, match=r"diverged.*learning_rate"):
         objective(np.array([0.0, np.inf, 1.0], dtype=np.float32))
+
+
+def test_estimator_objective_through_the_reference_kernels(monkeypatch):
+    """With FAST_FLOAT32 off the reference kernels run, which check nothing: the objective's
+    deferred check then runs first, and must pass finite margins and stop non-finite ones."""
+    from boost_focal import focal
+    from boost_focal.estimators._base import make_objective
+
+    monkeypatch.setattr(focal, "FAST_FLOAT32", False)
+    fl = FocalLoss(2.0)
+    objective = make_objective(fl, np.array([0, 1, 1]), np.empty(0), fl.class_alpha(2))
+    grad, _ = objective(np.array([0.5, -1.0, 2.0], dtype=np.float32))
+    assert np.all(np.isfinite(grad))
+    with pytest.raises(ValueError, match=r"diverged"):
+        objective(np.array([0.0, np.nan, 1.0], dtype=np.float32))

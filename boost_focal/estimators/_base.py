@@ -8,6 +8,7 @@ metric recorder to the library subclass (``_train_booster``). ``predict_proba`` 
 (``probability="raw"``). ``predict`` is the most probable class of those same probabilities.
 """
 
+import functools
 import math
 import numbers
 import warnings
@@ -253,11 +254,12 @@ def make_objective(loss, y, w, alpha, n_jobs=None):
             buffers.clear()
             both = buffers[margin.shape] = np.empty((2,) + margin.shape, dtype=np.float32)
         out = (both[0], both[1])
+        recheck = functools.partial(_check_training_margin, margin)
         if margin.size < SERIAL_BELOW:  # the kernels run on one thread at this size anyway
-            loss._grad_hess_checked(margin, labels, _UNWEIGHTED, alpha, out=out, recheck=_diverged)
+            loss._grad_hess_checked(margin, labels, _UNWEIGHTED, alpha, out=out, recheck=recheck)
         else:
             with kernel_threads(n_jobs, margin.size):
-                loss._grad_hess_checked(margin, labels, _UNWEIGHTED, alpha, out=out, recheck=_diverged)
+                loss._grad_hess_checked(margin, labels, _UNWEIGHTED, alpha, out=out, recheck=recheck)
         round_to_21_bits(both)
         if w.size:
             np.multiply(both, w if margin.ndim == 1 else w[:, None], out=both, casting="unsafe")
@@ -269,12 +271,15 @@ def make_objective(loss, y, w, alpha, n_jobs=None):
 _UNWEIGHTED = np.empty(0, dtype=np.float64)
 
 
-def _diverged():
-    """The kernels flagged non-finite training margins (the labels were validated in fit)."""
-    raise ValueError(
-        "the boosting margins became NaN or infinite during training (the model diverged); lower "
-        "learning_rate, raise reg_lambda, or keep hessian='bohning' (the default) if another Hessian was chosen"
-    )
+def _check_training_margin(margin):
+    """The objective's deferred check (labels were validated in fit): a non-finite training
+    margin means the model diverged. Runs only after the float32 kernels flagged a row, or
+    before the reference kernels, which check nothing."""
+    if not np.isfinite(margin).all():
+        raise ValueError(
+            "the boosting margins became NaN or infinite during training (the model diverged); lower "
+            "learning_rate, raise reg_lambda, or keep hessian='bohning' (the default) if another Hessian was chosen"
+        )
 
 
 class MarginProbe:
