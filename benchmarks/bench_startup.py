@@ -79,8 +79,13 @@ def _writable_dir(path):
     return path
 
 
+def _child_env():
+    """This process's environment without the Numba settings a measured child must not inherit."""
+    return {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "NUMBA_DISABLE_JIT")}
+
+
 def _run_workload(src_root, scenario, env_extra):
-    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "NUMBA_DISABLE_JIT")}
+    env = _child_env()
     env.update(env_extra)
     env["PYTHONPATH"] = os.pathsep.join([str(src_root), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -97,7 +102,7 @@ def _run_workload(src_root, scenario, env_extra):
 
 def _run_grid(task, cache):
     """startup_grid.py in a fresh interpreter on an empty cache (the checkout's package)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "NUMBA_DISABLE_JIT")}
+    env = _child_env()
     env["NUMBA_CACHE_DIR"] = str(cache)
     out = subprocess.run([sys.executable, str(GRID), task], env=env, capture_output=True, text=True, timeout=600,
                          check=False)

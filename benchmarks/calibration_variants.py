@@ -47,31 +47,20 @@ def _value(text):
 
 def run_table(name, tag, params, regimes, folds=5):
     """Rows of the variant on one table: the folds and eval rows of default_calibration.run_dataset."""
-    from sklearn.model_selection import StratifiedKFold, train_test_split
-
     warnings.filterwarnings("ignore")
     import numba
 
     numba.set_num_threads(1)
     X, y, _ = dc.load_table(name)
     rows = []
-    for fold, (tr, te) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=0).split(X, y)):
-        for regime in regimes:
-            if regime == "stopped":
-                try:
-                    fit_idx, va_idx = train_test_split(tr, test_size=0.2, stratify=y[tr], random_state=fold)
-                except ValueError:  # a class with one row in the training fold
-                    fit_idx, va_idx = train_test_split(tr, test_size=0.2, random_state=fold)
-            else:
-                fit_idx, va_idx = tr, tr[:0]
-            args = (X[fit_idx], y[fit_idx], X[va_idx], y[va_idx])
-            for engine in ("xgboost", "lightgbm"):
-                model = dc._focal_model(engine, regime, params, *args)
-                for output in ("calibrated", "posterior"):
-                    model.set_params(probability=output)
-                    rows.append(dict(dataset=name, engine=engine, regime=regime, fold=fold, model=tag, output=output,
-                                     rounds=int(model.n_estimators_), temperature=float(model.temperature_),
-                                     **dc.scores(y[te], model.predict_proba(X[te]))))
+    for fold, te, regime, args in dc.fold_splits(X, y, folds, regimes):
+        for engine in ("xgboost", "lightgbm"):
+            model = dc._focal_model(engine, regime, params, *args)
+            for output in ("calibrated", "posterior"):
+                model.set_params(probability=output)
+                rows.append(dict(dataset=name, engine=engine, regime=regime, fold=fold, model=tag, output=output,
+                                 rounds=int(model.n_estimators_), temperature=float(model.temperature_),
+                                 **dc.scores(y[te], model.predict_proba(X[te]))))
     return rows
 
 

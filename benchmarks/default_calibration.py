@@ -127,18 +127,12 @@ def _focal_model(engine, regime, params, X_fit, y_fit, X_va, y_va):
     return cls(**common).fit(X_fit, y_fit)
 
 
-def run_dataset(name, folds=5, regimes=tuple(ROUNDS)):
-    """Per-fold metric rows for one table (cached as JSON)."""
+def fold_splits(X, y, folds, regimes):
+    """(fold, test rows, regime, (X_fit, y_fit, X_eval, y_eval)) of the protocol: stratified
+    folds; under "stopped" a stratified 20% of the training fold is the eval (early-stopping)
+    set, the same rows for every model; "unstopped" fits on the whole training fold."""
     from sklearn.model_selection import StratifiedKFold, train_test_split
 
-    warnings.filterwarnings("ignore")
-    import numba
-
-    numba.set_num_threads(1)
-    X, y, note = load_table(name)
-    k = int(y.max()) + 1
-    rows = []
-    t0 = time.perf_counter()
     for fold, (tr, te) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=0).split(X, y)):
         for regime in regimes:
             if regime == "stopped":
@@ -148,20 +142,33 @@ def run_dataset(name, folds=5, regimes=tuple(ROUNDS)):
                     fit_idx, va_idx = train_test_split(tr, test_size=0.2, random_state=fold)
             else:
                 fit_idx, va_idx = tr, tr[:0]
-            args = (X[fit_idx], y[fit_idx], X[va_idx], y[va_idx])
-            for engine in ("xgboost", "lightgbm"):
-                base = dict(dataset=name, engine=engine, regime=regime, fold=fold)
-                ll = _logloss_model(engine, k, regime, *args)
-                rows.append(dict(base, model="logloss", output="-", rounds=_rounds(ll), **scores(y[te], ll.predict_proba(X[te]))))
-                for model_name, params, outputs in FOCAL_MODELS:
-                    if model_name == "alpha=0.9" and k > 2:
-                        continue
-                    fm = _focal_model(engine, regime, params, *args)
-                    for output in outputs:
-                        fm.set_params(probability=output)
-                        rows.append(dict(base, model=model_name, output=output, rounds=int(fm.n_estimators_),
-                                         temperature=float(fm.temperature_), shift=float(fm.margin_shift_),
-                                         **scores(y[te], fm.predict_proba(X[te]))))
+            yield fold, te, regime, (X[fit_idx], y[fit_idx], X[va_idx], y[va_idx])
+
+
+def run_dataset(name, folds=5, regimes=tuple(ROUNDS)):
+    """Per-fold metric rows for one table (cached as JSON)."""
+    warnings.filterwarnings("ignore")
+    import numba
+
+    numba.set_num_threads(1)
+    X, y, note = load_table(name)
+    k = int(y.max()) + 1
+    rows = []
+    t0 = time.perf_counter()
+    for fold, te, regime, args in fold_splits(X, y, folds, regimes):
+        for engine in ("xgboost", "lightgbm"):
+            base = dict(dataset=name, engine=engine, regime=regime, fold=fold)
+            ll = _logloss_model(engine, k, regime, *args)
+            rows.append(dict(base, model="logloss", output="-", rounds=_rounds(ll), **scores(y[te], ll.predict_proba(X[te]))))
+            for model_name, params, outputs in FOCAL_MODELS:
+                if model_name == "alpha=0.9" and k > 2:
+                    continue
+                fm = _focal_model(engine, regime, params, *args)
+                for output in outputs:
+                    fm.set_params(probability=output)
+                    rows.append(dict(base, model=model_name, output=output, rounds=int(fm.n_estimators_),
+                                     temperature=float(fm.temperature_), shift=float(fm.margin_shift_),
+                                     **scores(y[te], fm.predict_proba(X[te]))))
     info = dict(rows=int(X.shape[0]), classes=k, smallest=float(np.bincount(y).min() / y.size), note=note,
                 seconds=time.perf_counter() - t0)
     return {"info": info, "rows": rows}

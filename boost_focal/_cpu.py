@@ -349,8 +349,8 @@ def log_phi_array(u, gamma):
 # softmax kernel per Hessian mode only (its r^gamma method is a runtime argument, see
 # _softmax_focal_stage). They are closure constants, so LLVM folds every branch on them and
 # unrolls r^n before vectorising the loop (numba.literally would do the same but costs ~15 ms per
-# call). Each variant is compiled on first use only. Numba's cache tells the variants apart by their closure values;
-# SOURCE_KEY (a hash of the inlined scalar-math sources) is one of them, because the cache does
+# call). Each variant is compiled on first use only. Numba's cache tells the variants apart by
+# their closure values; SOURCE_KEY (a hash of the inlined scalar-math sources) is one of them, because the cache does
 # not notice edits to an inlined callee in another module.
 
 

@@ -174,8 +174,8 @@ def focal_terms_vec(u, gamma, kind, a):
     and r^gamma from r or from log r = min(-u, 0) - log1p(e) (focal_pow; never 0^(gamma - 1)).
     Selects instead of branches, so that the loop calling it vectorises. Composed of
     :func:`focal_base_vec`, :func:`focal_pow` and :func:`focal_derivs_vec`, which the softmax
-    kernel calls separately (r^gamma there is one pass over a block of rows, see
-    ``_cpu._softmax_focal``).
+    kernel calls separately, with :func:`focal_pow_halves` for a gamma known only at run time
+    (``_cpu._softmax_focal_stage``).
     """
     q, r, log_q, log_r = focal_base_vec(u)
     arg = a * focal_pow(r, log_r, gamma, kind)

@@ -31,3 +31,20 @@ def _xgboost_global_config():
     yield
     if _xgb is not None:
         _xgb.set_config(**_XGB_CONFIG)
+
+
+@pytest.fixture
+def new_signatures(monkeypatch):
+    """Names of the Numba functions asked for a signature they did not have yet in this process
+    (what a fresh process would compile or load from the cache)."""
+    from numba.core import dispatcher
+
+    seen = []
+    real = dispatcher.Dispatcher._compile_for_args
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.py_func.__qualname__)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(dispatcher.Dispatcher, "_compile_for_args", spy)
+    return seen

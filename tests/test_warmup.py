@@ -2,25 +2,9 @@
 
 import numpy as np
 import pytest
-from numba.core import dispatcher
 
 from boost_focal import FocalLGBMClassifier, FocalXGBClassifier, cli
 from boost_focal.warmup import warm_one, warmup
-
-
-@pytest.fixture
-def new_signatures(monkeypatch):
-    """Names of the Numba functions asked for a signature they did not have yet in this process
-    (what a fresh process would compile or load from the cache)."""
-    seen = []
-    real = dispatcher.Dispatcher._compile_for_args
-
-    def spy(self, *args, **kwargs):
-        seen.append(self.py_func.__qualname__)
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(dispatcher.Dispatcher, "_compile_for_args", spy)
-    return seen
 
 
 @pytest.mark.parametrize(
