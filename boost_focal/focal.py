@@ -7,7 +7,7 @@ The math itself lives in :mod:`boost_focal._scalar` (see ``docs/math.md``).
 
 import numpy as np
 
-from . import _cpu, _cuda
+from . import _cpu, _cuda, _interpreted
 from ._scalar import MODE_CODES
 from ._validation import (
     check_alpha,
@@ -298,17 +298,48 @@ def _n_classes_from_labels(y):
     return int(top) + 1
 
 
+def constant_margin_terms(fl, z, weights, alpha, hessian=None):
+    """(loss, grad, hess) of one row per class at the constant margin z, row k weighted by weights[k].
+
+    z: a float (binary) or (K,) margins. Rows are float64: (2,) binary, (K,) / (K, K) multiclass.
+    At a constant margin the loss and its derivatives depend on the label only, so these K rows
+    weighted by the class totals are the whole training set's sums (init_score, the loss scale).
+    Up to ``_interpreted.MAX_CLASSES`` classes the interpreter runs ``_scalar``'s functions on
+    them (no compilation; the same values bit for bit), above it the reference kernels.
+    """
+    k = weights.shape[0]
+    mode = _MODE_CODES[fl.hessian if hessian is None else check_hessian(hessian)]
+    labels = np.arange(k, dtype=np.float32)  # the label dtype of _validation.check_labels
+    weights = np.asarray(weights, dtype=np.float64)
+    zz = np.full(2, float(z)) if k == 2 else np.broadcast_to(np.asarray(z, dtype=np.float64), (k, k)).copy()
+    bohning = (1.0 - 1.0 / k) / 2.0
+    try:
+        if k == 2:
+            return _interpreted.binary_rows(zz, labels, weights, fl.gamma, alpha[1], alpha[0], mode)
+        if k <= _interpreted.MAX_CLASSES:
+            return _interpreted.softmax_rows(zz, labels, weights, fl.gamma, alpha, mode, bohning)
+    except ArithmeticError:  # Python raises where compiled code gives inf (an absurd trial margin)
+        pass
+    loss = np.empty(k)
+    if k == 2:
+        _cpu.binary_loss(zz, labels, weights, fl.gamma, alpha[1], alpha[0], loss)
+        grad, hess = np.empty(2), np.empty(2)
+        _cpu.binary_grad_hess(zz, labels, weights, fl.gamma, alpha[1], alpha[0], mode, grad, hess)
+        return loss, grad, hess
+    _cpu.softmax_loss(zz, labels, weights, fl.gamma, alpha, loss)
+    grad, hess = np.empty_like(zz), np.empty_like(zz)
+    _cpu.softmax_grad_hess(zz, labels, weights, fl.gamma, alpha, mode, bohning, grad, hess)
+    return loss, grad, hess
+
+
 def _optimal_constant(fl, totals, alpha, k):
     """Minimise sum_k totals_k * FL(z; y = k) over a constant margin z."""
     from scipy import optimize
 
-    exact = FocalLoss(fl.gamma, alpha.tolist(), "exact")
-    labels = np.arange(k, dtype=np.float32)  # the label dtype of _validation.check_labels
     if k == 2:
         # The derivative has a single root (docs/math.md, sec. 5): bracket it and bisect.
         def deriv(z):
-            g, _ = exact._grad_hess_checked(np.array([z, z]), labels, totals, alpha)
-            return g.sum()
+            return constant_margin_terms(fl, z, totals, alpha, "exact")[1].sum()
 
         lo, hi = -1.0, 1.0
         while deriv(lo) > 0:
@@ -320,10 +351,7 @@ def _optimal_constant(fl, totals, alpha, k):
     scale = totals.sum()
 
     def objective(z):
-        zz = np.broadcast_to(z, (k, k)).copy()
-        loss = np.empty(k)
-        _cpu.softmax_loss(zz, labels, totals / scale, fl.gamma, alpha, loss)
-        g, _ = exact._grad_hess_checked(zz, labels, totals / scale, alpha)
+        loss, g, _ = constant_margin_terms(fl, z, totals / scale, alpha, "exact")
         return loss.sum(), g.sum(axis=0)
 
     with np.errstate(divide="ignore"):

@@ -22,6 +22,8 @@ import numbers
 
 import numpy as np
 
+from ..focal import constant_margin_terms
+
 
 def check_loss_scale(loss_scale):
     """"auto" or a positive finite number."""
@@ -48,19 +50,13 @@ def logloss_start_hessian(totals, factor):
     return float(factor * np.sum(prior * (1.0 - prior)))
 
 
-def focal_start_hessian(loss, totals, alpha, init_score):
+def focal_start_hessian(loss, totals, alpha, init_score, hessian=None):
     """Mean Hessian (summed over classes) the library sees at the constant margin ``init_score``.
 
     At a constant margin the Hessian depends on the class only, so one row per class weighted by
     the class totals gives the weighted mean over all training rows.
     """
-    k = totals.shape[0]
-    labels = np.arange(k, dtype=np.float32)
-    if k == 2:
-        margin = np.full(2, float(init_score))
-    else:
-        margin = np.broadcast_to(np.asarray(init_score, dtype=np.float64), (k, k)).copy()
-    _, hess = loss._grad_hess_checked(margin, labels, totals / totals.sum(), alpha)
+    _, _, hess = constant_margin_terms(loss, init_score, totals / totals.sum(), alpha, hessian)
     return float(hess.sum())
 
 
@@ -68,7 +64,5 @@ def auto_loss_scale(loss, totals, alpha, init_score, factor):
     """max(1, logloss start Hessian / focal start Hessian); see the module docstring."""
     focal = focal_start_hessian(loss, totals, alpha, init_score)
     if not focal > 0:  # the exact Hessian can be negative at the start: scale by its Boehning floor
-        from ..focal import FocalLoss
-
-        focal = focal_start_hessian(FocalLoss(loss.gamma, alpha.tolist(), "bohning"), totals, alpha, init_score)
+        focal = focal_start_hessian(loss, totals, alpha, init_score, "bohning")
     return max(1.0, logloss_start_hessian(totals, factor) / focal)
