@@ -421,8 +421,9 @@ def _softmax_exps_stage():
     source_key = SOURCE_KEY
 
     @njit(cache=True, nogil=True, error_model="numpy", fastmath=FLAGS)
-    def stage(z, y, t, label, m, top, rest, zy):
-        """Stage 1 on block z (nb, K): t = e^(z_k - m) transposed to (K, nb); label, m, top, rest, z_y.
+    def stage(z, y, t, label, m, top, rest, zy, u, inv_s, top_rest):
+        """Stages 1-2 on block z (nb, K): t = e^(z_k - m) transposed to (K, nb); label, m, top, rest,
+        z_y; then u = (z_y - m) - log s (one libm log per row), 1/s and 1 - pi_top.
 
         Returns how many rows of the block have a non-finite margin or a label that is not an integer
         in 0..K-1 (validation folded into the pass; such a label is read as 0, so that the class
@@ -464,23 +465,20 @@ def _softmax_exps_stage():
                 t[k, j] = e
                 rest[j] += e if (k32 != label[j]) & (k32 != top[j]) else 0.0
                 zy[j] = v if k32 == label[j] else zy[j]
+        # stage 2 (once a function of its own: every compiled function costs ~0.25 s of fixed
+        # compilation overhead on a 2-core VM)
+        for j in range(nb):
+            u[j] = (zy[j] - m[j]) - math.log(1.0 + rest[j])
+        for j in range(nb):
+            s = 1.0 + rest[j]
+            inv_s[j] = 1.0 / s
+            top_rest[j] = rest[j] / s  # 1 - pi_top without cancellation
         return bad
 
     return stage
 
 
 _EXPS_STAGE = _softmax_exps_stage()
-
-
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=FLAGS)
-def _softmax_u(nb, zy, m, rest, u, inv_s, top_rest):
-    """Stage 2: u = (z_y - m) - log s per row (one libm log per row), 1/s and 1 - pi_top."""
-    for j in range(nb):
-        u[j] = (zy[j] - m[j]) - math.log(1.0 + rest[j])
-    for j in range(nb):
-        s = 1.0 + rest[j]
-        inv_s[j] = 1.0 / s
-        top_rest[j] = rest[j] / s  # 1 - pi_top without cancellation
 
 
 @functools.lru_cache(maxsize=None)
@@ -569,7 +567,8 @@ _OUTPUT_CLIP = _softmax_output_stage(HESS_CLIP)
 
 @functools.lru_cache(maxsize=None)
 def softmax_fast_kernel(mode):
-    """kernel(z, y, w, gamma, kind, alpha, bohning, grad, hess) for float32 (n, K) grad/hess.
+    """kernel(z, y, w, gamma, kind, alpha, bohning, grad, hess, *softmax_scratch(n, K)) for float32
+    (n, K) grad/hess.
 
     z (n, K) float32 or float64 in C or F order (LightGBM's margins are an F-ordered view);
     grad/hess may be either order too. Runs the stages block by block. One compiled kernel per
@@ -579,22 +578,21 @@ def softmax_fast_kernel(mode):
     source_key = SOURCE_KEY
 
     @njit(cache=True, nogil=True, error_model="numpy", fastmath=FLAGS)
-    def kernel(z, y, w, gamma, kind, alpha, bohning, grad, hess):
+    def kernel(z, y, w, gamma, kind, alpha, bohning, grad, hess, scratch, ints):
         source_key  # noqa: B018 (part of the cache key, see above)
         n, k_count = z.shape
-        size = min(SOFTMAX_BLOCK, n)
-        t = np.empty((k_count, size))
-        ht = np.empty((k_count, size))
-        label = np.empty(size, dtype=np.int32)
-        top = np.empty(size, dtype=np.int32)
-        m, rest, zy, u = np.empty(size), np.empty(size), np.empty(size), np.empty(size)
-        inv_s, top_rest, d1, d2, floor = np.empty(size), np.empty(size), np.empty(size), np.empty(size), np.empty(size)
+        # Scratch from the caller (softmax_scratch): allocating here would compile np.empty's
+        # overloads into the first fit (about 0.25 s).
+        t, ht = scratch[:k_count], scratch[k_count:2 * k_count]
+        m, rest, zy, u = scratch[2 * k_count], scratch[2 * k_count + 1], scratch[2 * k_count + 2], scratch[2 * k_count + 3]
+        inv_s, top_rest, d1 = scratch[2 * k_count + 4], scratch[2 * k_count + 5], scratch[2 * k_count + 6]
+        d2, floor = scratch[2 * k_count + 7], scratch[2 * k_count + 8]
+        label, top = ints[0], ints[1]
         bad = 0
         for start in range(0, n, SOFTMAX_BLOCK):
-            stop = min(start + SOFTMAX_BLOCK, n)
+            stop = start + SOFTMAX_BLOCK if start + SOFTMAX_BLOCK < n else n
             nb = stop - start
-            bad += _EXPS_STAGE(z[start:stop], y[start:stop], t, label, m, top, rest, zy)
-            _softmax_u(nb, zy, m, rest, u, inv_s, top_rest)
+            bad += _EXPS_STAGE(z[start:stop], y[start:stop], t, label, m, top, rest, zy, u, inv_s, top_rest)
             for j in range(nb):
                 d2[j] = alpha[label[j]]  # gathered first: stage 3 stays a pure map
             _FOCAL_STAGE(nb, u, gamma, kind, bohning, d1, d2, floor)
@@ -611,6 +609,12 @@ def softmax_fast_kernel(mode):
         return bad
 
     return kernel
+
+
+def softmax_scratch(n_rows, k):
+    """The softmax kernel's block scratch for a call over n_rows rows: (float64 (2K + 9, B), int32 (2, B))."""
+    size = min(SOFTMAX_BLOCK, n_rows)
+    return np.empty((2 * k + 9, size)), np.empty((2, size), dtype=np.int32)
 
 
 def binary_grad_hess_f32(z, y, w, gamma, alpha_pos, alpha_neg, mode, grad, hess):
@@ -630,6 +634,11 @@ def softmax_grad_hess_f32(z, y, w, gamma, alpha, mode, bohning, grad, hess):
     """
     kernel = softmax_fast_kernel(mode)
     alpha = np.ascontiguousarray(alpha, dtype=np.float64)
-    args_for = _slicer((z, y, w), (float(gamma), pow_kind(gamma), alpha, float(bohning)), (grad, hess))
-    min_rows = max(MIN_ROWS_PER_THREAD // z.shape[1], SOFTMAX_BLOCK)
+    rows = _slicer((z, y, w), (float(gamma), pow_kind(gamma), alpha, float(bohning)), (grad, hess))
+    k = z.shape[1]
+
+    def args_for(lo, hi):  # scratch of its own for every call (calls run in parallel threads)
+        return (*rows(lo, hi), *softmax_scratch(hi - lo, k))
+
+    min_rows = max(MIN_ROWS_PER_THREAD // k, SOFTMAX_BLOCK)
     return run_split(kernel, z.shape[0], min_rows, args_for)
