@@ -345,13 +345,17 @@ def log_phi_array(u, gamma):
 # boost_focal._fastmath: float64 arithmetic with vectorisable exp/log1p, about half a float32 ulp
 # from the float64 reference for any gamma.
 #
-# Specialisation: the binary kernel is compiled per (r^gamma kind, Hessian mode, weighted), the
-# softmax kernel per Hessian mode only (its r^gamma method is a runtime argument, see
-# _softmax_focal_stage). They are closure constants, so LLVM folds every branch on them and
-# unrolls r^n before vectorising the loop (numba.literally would do the same but costs ~15 ms per
-# call). Each variant is compiled on first use only. Numba's cache tells the variants apart by
-# their closure values; SOURCE_KEY (a hash of the inlined scalar-math sources) is one of them, because the cache does
-# not notice edits to an inlined callee in another module.
+# Specialisation: the binary kernel is compiled per (Hessian mode, weighted), the softmax kernel
+# per Hessian mode; the r^gamma method (pow_kind) is a runtime argument of both, branched on
+# outside the loops (see binary_fast_kernel, _softmax_focal_stage), so one compiled kernel serves
+# every gamma. (Until 2026-12-02 the binary kernel was compiled per gamma kind too: a gamma x
+# hessian grid of 8 binary fits then compiled 8 kernels, 9.9-10.2 s on the 2-core VM, against
+# 4.7-4.9 s now; the runtime selects cost the 4M-row public grad_hess 0-10%.) The variants are
+# closure constants, so LLVM folds every branch on them before vectorising the loop
+# (numba.literally would do the same but costs ~15 ms per call). Each variant is compiled on first
+# use only. Numba's cache tells the variants apart by their closure values; SOURCE_KEY (a hash of
+# the inlined scalar-math sources) is one of them, because the cache does not notice edits to an
+# inlined callee in another module.
 
 
 
@@ -365,31 +369,46 @@ def _source_key():
 SOURCE_KEY = _source_key()
 
 @functools.lru_cache(maxsize=None)
-def binary_fast_kernel(kind, mode, weighted):
-    """kernel(z, y, w, gamma, alpha_pos, alpha_neg, grad, hess) for float32 grad/hess.
+def binary_fast_kernel(mode, weighted):
+    """kernel(z, y, w, gamma, kind, alpha_pos, alpha_neg, grad, hess) for float32 grad/hess.
 
-    z and w may be float32 or float64, y any real dtype. ``weighted`` is a variant of its own
-    (w is ignored without it): a weight load under a runtime condition would not vectorise, and
-    applying weights in a second pass would round twice.
+    z and w may be float32 or float64, y any real dtype; ``kind`` is pow_kind(gamma). One
+    compiled kernel per (Hessian mode, weighted) serves every gamma: the branch on kind is
+    outside the loops (a loop for e^(gamma log r), one for r^n sqrt(r)^(kind % 2) as selects).
+    ``weighted`` is a variant of its own (w is ignored without it): a weight load under a
+    runtime condition would not vectorise, and applying weights in a second pass would round
+    twice.
     """
     source_key = SOURCE_KEY
 
     @njit(cache=True, nogil=True, error_model="numpy", fastmath=FLAGS)
-    def kernel(z, y, w, gamma, alpha_pos, alpha_neg, grad, hess):
+    def kernel(z, y, w, gamma, kind, alpha_pos, alpha_neg, grad, hess):
         source_key  # noqa: B018 (part of the cache key, see above)
         bad = 0
-        for i in range(z.shape[0]):
-            zi = np.float64(z[i])
-            yi = np.float64(y[i])
-            # Validation folded into the pass (the caller raises the clear error when bad > 0):
-            # a margin that is NaN or infinite, a label other than 0 or 1 (NaN included).
-            bad += np.int64((not (abs(zi) < np.inf)) | ((yi != 0.0) & (yi != 1.0)))
-            g, h = binary_element_vec(zi, yi, gamma, kind, alpha_pos, alpha_neg, mode)
-            if weighted:
-                g *= w[i]
-                h *= w[i]
-            grad[i] = g
-            hess[i] = h
+        if kind == POW_GENERAL:
+            for i in range(z.shape[0]):
+                zi = np.float64(z[i])
+                yi = np.float64(y[i])
+                # Validation folded into the pass (the caller raises the clear error when bad > 0):
+                # a margin that is NaN or infinite, a label other than 0 or 1 (NaN included).
+                bad += np.int64((not (abs(zi) < np.inf)) | ((yi != 0.0) & (yi != 1.0)))
+                g, h = binary_element_vec(zi, yi, gamma, POW_GENERAL, alpha_pos, alpha_neg, mode)
+                if weighted:
+                    g *= w[i]
+                    h *= w[i]
+                grad[i] = g
+                hess[i] = h
+        else:  # the same loop with r^gamma by multiplications
+            for i in range(z.shape[0]):
+                zi = np.float64(z[i])
+                yi = np.float64(y[i])
+                bad += np.int64((not (abs(zi) < np.inf)) | ((yi != 0.0) & (yi != 1.0)))
+                g, h = binary_element_vec(zi, yi, gamma, kind, alpha_pos, alpha_neg, mode)
+                if weighted:
+                    g *= w[i]
+                    h *= w[i]
+                grad[i] = g
+                hess[i] = h
         return bad
 
     return kernel
@@ -622,8 +641,8 @@ def binary_grad_hess_f32(z, y, w, gamma, alpha_pos, alpha_neg, mode, grad, hess)
 
     Returns the number of rows with a non-finite margin or a label other than 0/1 (0: all valid).
     """
-    kernel = binary_fast_kernel(pow_kind(gamma), mode, w.shape[0] > 0)
-    args_for = _slicer((z, y, w), (float(gamma), float(alpha_pos), float(alpha_neg)), (grad, hess))
+    kernel = binary_fast_kernel(mode, w.shape[0] > 0)
+    args_for = _slicer((z, y, w), (float(gamma), pow_kind(gamma), float(alpha_pos), float(alpha_neg)), (grad, hess))
     return run_split(kernel, z.shape[0], MIN_ROWS_PER_THREAD, args_for)
 
 

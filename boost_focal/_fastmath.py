@@ -139,22 +139,21 @@ def pow_kind(gamma):
 
 @njit(**JIT)
 def focal_pow(r, log_r, gamma, kind):
-    """r^gamma by the method of ``kind`` (a compile-time constant in every kernel)."""
+    """r^gamma by the method of ``kind``: e^(gamma log r) for POW_GENERAL, else focal_pow_halves.
+
+    The kernels branch on kind outside their loops, so inside a loop it is either the constant
+    POW_GENERAL or a value known not to be it."""
     if kind == POW_GENERAL:
         return exp_vec(gamma * log_r)
-    r_gamma = 1.0
-    for _ in range(kind // 2):  # a constant trip count: unrolled
-        r_gamma *= r
-    if kind % 2 == 1:
-        r_gamma *= math.sqrt(r)
-    return r_gamma
+    return focal_pow_halves(r, kind)
 
 
 @njit(**JIT)
 def focal_pow_halves(r, kind):
-    """r^(kind / 2) for a runtime ``kind`` in 0..MAX_HALVES: focal_pow's multiplications, in the
-    same order (so the same bits), written as selects over a constant trip count so that a loop
-    calling it still vectorises when kind is not a compile-time constant."""
+    """r^(kind / 2) for ``kind`` in 0..MAX_HALVES: r multiplied in kind // 2 times, then sqrt(r)
+    for odd kinds (exact to float64 rounding), written as selects over a constant trip count so
+    that a loop calling it vectorises although kind is a runtime value (one compiled kernel then
+    serves every gamma)."""
     n = kind // 2
     r_gamma = 1.0
     for i in range(MAX_HALVES // 2):  # a constant trip count: unrolled

@@ -185,11 +185,11 @@ def test_pow_kind_variants_agree_with_the_general_form():
 def test_kernels_carry_the_source_key_in_their_closure():
     """Numba's cache keys closures by their cell values: the hash of the inlined sources must be
     among them, or an edit of _fastmath.py/_scalar.py would load a stale kernel."""
-    for kernel in (_cpu.binary_fast_kernel(4, 1, False), _cpu.softmax_fast_kernel(1)):
+    for kernel in (_cpu.binary_fast_kernel(1, False), _cpu.softmax_fast_kernel(1)):
         cells = [c.cell_contents for c in kernel.py_func.__closure__]
         assert _cpu.SOURCE_KEY in cells
         assert all(isinstance(c, (int, str, bool)) for c in cells)  # picklable, stable keys
-    assert _cpu.binary_fast_kernel(4, 1, False) is not _cpu.binary_fast_kernel(4, 0, False)
+    assert _cpu.binary_fast_kernel(1, False) is not _cpu.binary_fast_kernel(0, False)
 
 
 def test_a_later_process_loads_the_kernels_from_the_cache(tmp_path):
@@ -201,7 +201,7 @@ def test_a_later_process_loads_the_kernels_from_the_cache(tmp_path):
         FocalLoss(3.5, hessian="abs").grad_hess(z, y)
         zk = np.zeros((50, 3), np.float32); yk = np.zeros(50, np.float32)
         FocalLoss(3.5, hessian="abs").grad_hess(zk, yk)
-        kernels = [_cpu.binary_fast_kernel(7, 2, False), _cpu.softmax_fast_kernel(2)]
+        kernels = [_cpu.binary_fast_kernel(2, False), _cpu.softmax_fast_kernel(2)]
         print(json.dumps([[sum(k.stats.cache_hits.values()), sum(k.stats.cache_misses.values())] for k in kernels]))
         """
     )
@@ -224,14 +224,27 @@ def test_binary_kernel_loop_is_vectorised():
     """The element math must stay SIMD: a runtime branch or a libm call in it would silently
     make the kernel several times slower. Look for packed float64 arithmetic on ymm registers
     and for the absence of exp/log calls."""
-    cached = _cpu.binary_fast_kernel(pow_kind(1.7), 1, False)
+    cached = _cpu.binary_fast_kernel(1, False)
     kernel = numba.njit(nogil=True, error_model="numpy", fastmath=FLAGS)(cached.py_func)  # not from cache
     z, y = _binary_case(64)
-    kernel(z, y, np.empty(0), 1.7, 0.25, 0.75, np.empty_like(z), np.empty_like(z))
+    kernel(z, y, np.empty(0), 1.7, pow_kind(1.7), 0.25, 0.75, np.empty_like(z), np.empty_like(z))
     asm = "\n".join(kernel.inspect_asm().values())
     packed = re.findall(r"\bv(?:fn?m(?:add|sub)\d{3}|mul|add|sub|div)pd\s+[^\n]*ymm", asm)
     assert len(packed) > 40
     assert not re.search(r"\$(exp|log|log1p|pow)f?\b", asm)  # libm calls load these addresses
+    # Both loops (gamma kind is a runtime value): only the r^n sqrt(r) loop takes square roots,
+    # and it must take them packed too.
+    assert re.search(r"\bvsqrtpd\b", asm)
+
+
+def test_binary_kernel_serves_every_gamma_without_compiling(new_signatures):
+    """One binary kernel per (Hessian mode, weighted): a new gamma compiles nothing."""
+    z, y = _binary_case(64)
+    FocalLoss(2.0).grad_hess(z, y)  # compiled (or loaded) once
+    new_signatures.clear()
+    for gamma in (0.0, 0.5, 1.0, 2.5, 3.0, 1.7, 8.0, 20.0):
+        FocalLoss(gamma).grad_hess(z, y)
+    assert new_signatures == []
 
 
 def test_softmax_kernel_serves_every_gamma_without_compiling(new_signatures):
