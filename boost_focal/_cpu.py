@@ -349,8 +349,8 @@ def log_phi_array(u, gamma):
 # per Hessian mode; the r^gamma method (pow_kind) is a runtime argument of both, branched on
 # outside the loops (see binary_fast_kernel, _softmax_focal_stage), so one compiled kernel serves
 # every gamma. (Until 2026-12-02 the binary kernel was compiled per gamma kind too: a gamma x
-# hessian grid of 8 binary fits then compiled 8 kernels, 9.9-10.2 s on the 2-core VM, against
-# 4.7-4.9 s now; the runtime selects cost the 4M-row public grad_hess 0-10%.) The variants are
+# hessian grid of 8 binary fits then compiled 8 kernels, 6.9-13.9 s in all on a 2-core VM, against
+# 3.7-4.9 s now; the runtime selects cost the gamma-2 kernel 9-11%, other gammas nothing.) The variants are
 # closure constants, so LLVM folds every branch on them before vectorising the loop
 # (numba.literally would do the same but costs ~15 ms per call). Each variant is compiled on first
 # use only. Numba's cache tells the variants apart by their closure values; SOURCE_KEY (a hash of

@@ -159,7 +159,7 @@ def build_parser():
         "combination listed, so that the first fits of those combinations compile nothing.",
     )
     warm.add_argument("--gammas", type=_float_list, default=None, metavar="LIST",
-                      help="focal gammas (default 0.5,1,2,2.5,3; each gamma kind is a binary kernel of its own)")
+                      help="focal gammas (default 0.5,1,2,2.5,3; one compiled kernel serves every gamma, so one gamma warms them all)")
     warm.add_argument("--hessians", type=_hessian_list, default=None, metavar="LIST",
                       help="Hessian modes: bohning, exact, abs, clip (default bohning,exact)")
     return parser

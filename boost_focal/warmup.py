@@ -1,9 +1,9 @@
 """Compile the Numba kernels ahead of the first fit: ``python -m boost_focal warmup``.
 
-The float32 kernels are specialised (``boost_focal._cpu``): binary per gamma kind and Hessian
-mode, softmax per Hessian mode; so the first fit of each new combination compiles its kernels
-(about 0.5-1 s each, and 1.4 s / 3.7 s for the very first binary / multiclass fit of a fresh
-process on a quiet 2-core machine; README, Performance). Numba caches what it compiled (``NUMBA_CACHE_DIR``, else beside the package or in
+The float32 kernels are compiled per Hessian mode (and, binary, weighted or not), one kernel for
+every gamma (``boost_focal._cpu``); so the first fit of each new Hessian mode compiles its kernels
+(README, Performance, rows "cold start", has the current figures for a fresh process on the 2-core
+VM). Numba caches what it compiled (``NUMBA_CACHE_DIR``, else beside the package or in
 the user-wide cache), so running this once, e.g. while building a container image, moves that
 cost out of the first fits. Several processes may compile at the same time: Numba writes each
 cache file under a temporary name and renames it into place.

@@ -1,4 +1,5 @@
-"""The training benchmark's machinery: its estimator and its replayed objective.
+"""The benchmarks' machinery: the training benchmark's estimator and replayed objective, and the
+calibration noise floor's counting.
 
 Not timings (the benchmark measures those): the arithmetic of the per-round estimator on
 synthetic clocks, and that replaying recorded FocalLoss gradients grows the same model, which is
@@ -94,3 +95,26 @@ def test_small_data_before_row_trains_through_xgb_train(monkeypatch):
     new = bench_small.FocalXGBClassifier(n_estimators=3, n_jobs=1).fit(x, y)
     assert calls == [1]  # the estimator itself: the lean loop
     assert np.array_equal(old.decision_function(x), new.decision_function(x))
+
+
+def test_seed_twin_summary_counts_tables_within_the_bound(tmp_path, monkeypatch):
+    """calibration_noise.summary: seed 1 within 1.05x of seed 0 on log loss AND Brier, one way and both."""
+    import json
+
+    from benchmarks import calibration_noise as cn
+
+    monkeypatch.setattr(cn, "OUT", tmp_path)
+
+    def table(name, rows, ll1, br1):
+        out = []
+        for engine in ("xgboost", "lightgbm"):
+            for regime in ("unstopped", "stopped"):
+                for seed, (ll, br) in ((0, (0.10, 0.05)), (1, (ll1, br1))):
+                    out.append(dict(engine=engine, regime=regime, seed=seed, fold=0, log_loss=ll, brier=br))
+        (tmp_path / f"{name}.json").write_text(json.dumps({"info": {"rows": rows, "classes": 2}, "rows": out}))
+
+    table("same", 500, 0.10, 0.05)  # passes both ways
+    table("better", 5000, 0.09, 0.045)  # seed 1 10% better: passes one way only
+    table("worse_brier", 500, 0.10, 0.06)  # log loss equal, Brier 20% worse: fails
+    s = cn.summary()[("xgboost", "stopped")]
+    assert (s["tables"], s["one_way"], s["both_ways"], s["small"], s["small_total"]) == (3, 2, 1, 1, 2)
