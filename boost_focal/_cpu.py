@@ -398,7 +398,8 @@ def binary_fast_kernel(mode, weighted):
                     h *= w[i]
                 grad[i] = g
                 hess[i] = h
-        else:  # the same loop with r^gamma by multiplications
+        else:  # the same loop with r^gamma by multiplications (written out twice: the loop as a
+            # shared inline="always" helper compiled slower, first binary fit 2.6-4.0 s against 2.1-3.0 s)
             for i in range(z.shape[0]):
                 zi = np.float64(z[i])
                 yi = np.float64(y[i])
