@@ -441,26 +441,37 @@ def _softmax_exps_stage():
     source_key = SOURCE_KEY
 
     @njit(cache=True, nogil=True, error_model="numpy", fastmath=FLAGS)
-    def stage(z, y, t, label, m, top, rest, zy, u, inv_s, top_rest):
-        """Stages 1-2 on block z (nb, K): t = e^(z_k - m) transposed to (K, nb); label, m, top, rest,
-        z_y; then u = (z_y - m) - log s (one libm log per row), 1/s and 1 - pi_top.
+    def stage(z, class_major, start, nb, y, t, label, m, top, rest, zy, u, inv_s, top_rest):
+        """Stages 1-2 on rows start..start+nb of z: t = e^(z_k - m) transposed to (K, nb); label, m,
+        top, rest, z_y; then u = (z_y - m) - log s (one libm log per row), 1/s and 1 - pi_top.
 
-        Returns how many rows of the block have a non-finite margin or a label that is not an integer
-        in 0..K-1 (validation folded into the pass; such a label is read as 0, so that the class
-        weights are never indexed out of range, and the caller raises the clear error).
+        z is (n, K), or (K, n) when ``class_major`` (LightGBM's layout: an F-ordered (n, K) margin
+        passed as its C-ordered transpose, so that no copy is made and one compiled kernel serves
+        both layouts). Returns how many rows of the block have a non-finite margin or a label
+        that is not an integer in 0..K-1 (validation folded into the pass; such a label is read
+        as 0, so that the class weights are never indexed out of range, and the caller raises
+        the clear error).
         """
         source_key  # noqa: B018 (part of the cache key, see SOURCE_KEY)
-        nb, k_count = z.shape
+        k_count = t.shape[0]
+        if class_major:
+            for k in range(k_count):
+                for j in range(nb):
+                    t[k, j] = z[k, start + j]
+        else:
+            for j in range(nb):
+                for k in range(k_count):
+                    t[k, j] = z[start + j, k]
+        for j in range(nb):
+            zy[j] = 0.0  # a count of non-finite margins here (z_y below)
+        for k in range(k_count):
+            for j in range(nb):
+                zy[j] += 0.0 if abs(t[k, j]) < np.inf else 1.0
         bad = 0
         for j in range(nb):
-            finite = True
-            for k in range(k_count):
-                v = z[j, k]
-                t[k, j] = v
-                finite &= abs(np.float64(v)) < np.inf
-            yj = np.float64(y[j])
+            yj = np.float64(y[start + j])
             valid = (yj >= 0.0) & (yj <= k_count - 1.0) & (yj == math.floor(yj))
-            bad += np.int64(not (finite & valid))
+            bad += np.int64(not ((zy[j] == 0.0) & valid))
             label[j] = np.int32(yj) if valid else np.int32(0)
         for j in range(nb):
             m[j] = -np.inf
@@ -549,7 +560,9 @@ def _softmax_output_stage(mode):
     source_key = SOURCE_KEY
 
     @njit(cache=True, nogil=True, error_model="numpy", fastmath=FLAGS)
-    def stage(nb, t, ht, label, top, inv_s, top_rest, d1, d2, floor, w, grad, hess):
+    def stage(nb, t, ht, label, top, inv_s, top_rest, d1, d2, floor, w, class_major, start, grad, hess):
+        """grad/hess (and w) are whole arrays; rows start..start+nb are written, grad/hess being
+        (n, K), or (K, n) when ``class_major`` (see stage 1)."""
         source_key  # noqa: B018 (part of the cache key, see above)
         k_count = t.shape[0]
         for k in range(k_count):
@@ -561,16 +574,27 @@ def _softmax_output_stage(mode):
                 is_y = k32 == label[j]
                 t[k, j] = d1[j] if is_y else g
                 ht[k, j] = safeguard_vec(d2[j], floor[j], mode) if is_y else h
-        if w.shape[0] > 0:
+        if class_major:
+            if w.shape[0] > 0:
+                for k in range(k_count):
+                    for j in range(nb):
+                        grad[k, start + j] = w[start + j] * t[k, j]
+                        hess[k, start + j] = w[start + j] * ht[k, j]
+            else:
+                for k in range(k_count):
+                    for j in range(nb):
+                        grad[k, start + j] = t[k, j]
+                        hess[k, start + j] = ht[k, j]
+        elif w.shape[0] > 0:
             for j in range(nb):
                 for k in range(k_count):
-                    grad[j, k] = w[j] * t[k, j]
-                    hess[j, k] = w[j] * ht[k, j]
+                    grad[start + j, k] = w[start + j] * t[k, j]
+                    hess[start + j, k] = w[start + j] * ht[k, j]
         else:
             for j in range(nb):
                 for k in range(k_count):
-                    grad[j, k] = t[k, j]
-                    hess[j, k] = ht[k, j]
+                    grad[start + j, k] = t[k, j]
+                    hess[start + j, k] = ht[k, j]
 
     return stage
 
@@ -587,20 +611,24 @@ _OUTPUT_CLIP = _softmax_output_stage(HESS_CLIP)
 
 @functools.lru_cache(maxsize=None)
 def softmax_fast_kernel(mode):
-    """kernel(z, y, w, gamma, kind, alpha, bohning, grad, hess, *softmax_scratch(n, K)) for float32
-    (n, K) grad/hess.
+    """kernel(z, y, w, lo, hi, z_major, gamma, kind, alpha, bohning, grad, hess, out_major,
+    *softmax_scratch(hi - lo, K)) for float32 grad/hess, rows lo..hi.
 
-    z (n, K) float32 or float64 in C or F order (LightGBM's margins are an F-ordered view);
-    grad/hess may be either order too. Runs the stages block by block. One compiled kernel per
-    Hessian mode serves every gamma: ``kind`` (pow_kind(gamma)) is a runtime argument of stage
-    3 (a kernel per gamma kind cost about 1 s of compilation for each new gamma).
+    All arrays are whole and C-contiguous: z float32 or float64 (n, K), or (K, n) when z_major
+    (an F-ordered (n, K) margin passed as its transpose: LightGBM's margins), grad/hess float32
+    (n, K), or (K, n) when out_major. So one compiled kernel serves both layouts, LightGBM's
+    margins are read and its class-major gradients written without a copy, and threads split rows
+    by range rather than by slicing (a row slice of a class-major array would be non-contiguous,
+    another compiled variant). Runs the stages block by block. One compiled kernel per Hessian
+    mode serves every gamma: ``kind`` (pow_kind(gamma)) is a runtime argument of stage 3 (a
+    kernel per gamma kind cost about 1 s of compilation for each new gamma).
     """
     source_key = SOURCE_KEY
 
     @njit(cache=True, nogil=True, error_model="numpy", fastmath=FLAGS)
-    def kernel(z, y, w, gamma, kind, alpha, bohning, grad, hess, scratch, ints):
+    def kernel(z, y, w, lo, hi, z_major, gamma, kind, alpha, bohning, grad, hess, out_major, scratch, ints):
         source_key  # noqa: B018 (part of the cache key, see above)
-        n, k_count = z.shape
+        k_count = z.shape[0] if z_major else z.shape[1]
         # Scratch from the caller (softmax_scratch): allocating here would compile np.empty's
         # overloads into the first fit (about 0.25 s).
         t, ht = scratch[:k_count], scratch[k_count:2 * k_count]
@@ -609,15 +637,13 @@ def softmax_fast_kernel(mode):
         d2, floor = scratch[2 * k_count + 7], scratch[2 * k_count + 8]
         label, top = ints[0], ints[1]
         bad = 0
-        for start in range(0, n, SOFTMAX_BLOCK):
-            stop = start + SOFTMAX_BLOCK if start + SOFTMAX_BLOCK < n else n
-            nb = stop - start
-            bad += _EXPS_STAGE(z[start:stop], y[start:stop], t, label, m, top, rest, zy, u, inv_s, top_rest)
+        for start in range(lo, hi, SOFTMAX_BLOCK):
+            nb = SOFTMAX_BLOCK if start + SOFTMAX_BLOCK < hi else hi - start
+            bad += _EXPS_STAGE(z, z_major, start, nb, y, t, label, m, top, rest, zy, u, inv_s, top_rest)
             for j in range(nb):
                 d2[j] = alpha[label[j]]  # gathered first: stage 3 stays a pure map
             _FOCAL_STAGE(nb, u, gamma, kind, bohning, d1, d2, floor)
-            wb = w[start:stop] if w.shape[0] > 0 else w[:0]
-            out = (nb, t, ht, label, top, inv_s, top_rest, d1, d2, floor, wb, grad[start:stop], hess[start:stop])
+            out = (nb, t, ht, label, top, inv_s, top_rest, d1, d2, floor, w, out_major, start, grad, hess)
             if mode == HESS_BOHNING:
                 _OUTPUT_BOHNING(*out)
             elif mode == HESS_EXACT:
@@ -654,11 +680,29 @@ def softmax_grad_hess_f32(z, y, w, gamma, alpha, mode, bohning, grad, hess):
     """
     kernel = softmax_fast_kernel(mode)
     alpha = np.ascontiguousarray(alpha, dtype=np.float64)
-    rows = _slicer((z, y, w), (float(gamma), pow_kind(gamma), alpha, float(bohning)), (grad, hess))
-    k = z.shape[1]
+    n, k = z.shape
+    z, z_major = _c_view(z)
+    grad, out_major = _c_view(grad, output=True)
+    hess, hess_major = _c_view(hess, output=True)
+    if hess_major != out_major:
+        raise ValueError("grad and hess must be in the same memory order (both C or both F)")
+    front = (z, y, w)
+    back = (z_major, float(gamma), pow_kind(gamma), alpha, float(bohning), grad, hess, out_major)
 
     def args_for(lo, hi):  # scratch of its own for every call (calls run in parallel threads)
-        return (*rows(lo, hi), *softmax_scratch(hi - lo, k))
+        return (*front, lo, hi, *back, *softmax_scratch(hi - lo, k))
 
     min_rows = max(MIN_ROWS_PER_THREAD // k, SOFTMAX_BLOCK)
-    return run_split(kernel, z.shape[0], min_rows, args_for)
+    return run_split(kernel, n, min_rows, args_for)
+
+
+def _c_view(a, output=False):
+    """(C-contiguous array, class_major): a itself (False), or the transpose of an F-ordered
+    (n, K) array (True). Another input is copied to C order; an output must be C or F."""
+    if a.flags.c_contiguous:
+        return a, False
+    if a.flags.f_contiguous:
+        return a.T, True
+    if output:
+        raise ValueError("grad and hess outputs must be C- or F-contiguous")
+    return np.ascontiguousarray(a), False

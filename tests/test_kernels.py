@@ -137,6 +137,59 @@ def test_threads_split_rows_without_changing_a_bit():
         assert np.array_equal(a, b)
 
 
+def test_softmax_kernel_reads_and_writes_either_memory_order_bit_for_bit():
+    """C-ordered (n, K) and F-ordered (LightGBM's) margins and outputs, in every combination, on
+    one and two threads, weighted or not: the same bits as the all-C call. An F-ordered array is
+    handed to the kernel as its C-ordered transpose (class-major), with no copy."""
+    n, k = 3 * _cpu.MIN_ROWS_PER_THREAD // 5 + 301, 5  # several blocks, a ragged last one
+    rng = np.random.default_rng(11)
+    z = (rng.normal(0, 4, (n, k)) * rng.choice([1, 30], (n, 1))).astype(np.float32)
+    y = rng.integers(0, k, n).astype(np.float32)
+    alpha = rng.uniform(0.2, 1.0, k)
+    for w in (np.empty(0), rng.uniform(0.1, 3.0, n)):
+        for dtype in (np.float32, np.float64):
+            zc = z.astype(dtype)
+            ref = [np.empty((n, k), np.float32) for _ in range(2)]
+            with _cpu.use_threads(1):
+                _cpu.softmax_grad_hess_f32(zc, y, w, 2.5, alpha, 0, 0.375, *ref)
+            for z_order in "CF":
+                for out_order in "CF":
+                    for threads in (1, 2):
+                        out = [np.full((n, k), np.nan, np.float32, order=out_order) for _ in range(2)]
+                        with _cpu.use_threads(threads):
+                            bad = _cpu.softmax_grad_hess_f32(np.asarray(zc, order=z_order), y, w, 2.5, alpha, 0,
+                                                              0.375, *out)
+                        assert bad == 0
+                        assert np.array_equal(out[0], ref[0]) and np.array_equal(out[1], ref[1])
+    bad_rows = np.asfortranarray(z.copy())
+    bad_rows[[3, 700], 2] = np.nan
+    out = [np.empty((n, k), np.float32, order="F") for _ in range(2)]
+    assert _cpu.softmax_grad_hess_f32(bad_rows, y, np.empty(0), 2.0, alpha, 0, 0.375, *out) == 2
+    with pytest.raises(ValueError, match="same memory order"):
+        _cpu.softmax_grad_hess_f32(z, y, np.empty(0), 2.0, alpha, 0, 0.375, np.empty((n, k), np.float32),
+                                   np.empty((n, k), np.float32, order="F"))
+
+
+def test_estimator_objective_answers_fortran_margins_in_place():
+    """LightGBM's F-ordered multiclass margins: the estimators' objective reads them without a
+    copy and returns F-ordered gradients (LightGBM's ravel(order="F") is then a view), equal bit
+    for bit to those of the same margins in C order, weighted or not."""
+    from boost_focal.estimators._base import make_objective
+
+    n, k = 2_000, 4
+    rng = np.random.default_rng(3)
+    z = rng.normal(0, 3, (n, k))
+    y = rng.integers(0, k, n)
+    fl = FocalLoss(2.0)
+    for w in (np.empty(0), rng.integers(1, 4, n).astype(np.float64)):
+        objective = make_objective(fl, y, w, fl.class_alpha(k))
+        gc, hc = (a.copy() for a in objective(np.ascontiguousarray(z)))
+        zf = np.asfortranarray(z)
+        gf, hf = objective(zf)
+        assert gf.flags.f_contiguous and np.shares_memory(gf.ravel(order="F"), gf)
+        assert np.array_equal(gf, gc) and np.array_equal(hf, hc)
+
+
 def test_run_split_covers_every_row_once(monkeypatch):
     monkeypatch.setattr(numba, "get_num_threads", lambda: 3)
     seen = []

@@ -32,6 +32,8 @@ from scipy import optimize
 DEFAULT_TEMPERATURE_SLOPE = 0.125
 DEFAULT_TEMPERATURE_GAMMA_CAP = 2.0
 MAX_SHIFT = 3.0
+#: lower bound of the eval-set temperature: never sharper than the exact posterior
+MIN_TEMPERATURE = 1.0
 
 
 def default_temperature(gamma):
@@ -83,8 +85,8 @@ def fit_temperature(posterior, margin, y, w, gamma, centre=1.0):
     margin = np.asarray(margin, dtype=np.float64)
     binary = margin.ndim == 1
     t_max = 1.0 + float(gamma)
-    centre = float(np.clip(centre, 1.0, t_max))
-    log_t_bounds = (0.0, float(np.log(t_max)))
+    centre = float(np.clip(centre, MIN_TEMPERATURE, t_max))
+    log_t_bounds = (float(np.log(MIN_TEMPERATURE)), float(np.log(t_max)))
 
     def objective(params):
         shift = float(params[1]) if binary else 0.0
