@@ -10,6 +10,14 @@ cached. Variants measured so far (``docs/calibration_choice.md``, "Checked after
     python benchmarks/calibration_variants.py run gamma1 --params gamma=1.0
     python benchmarks/calibration_variants.py report stop_logloss gamma1
 
+and on the binary tables under 1,000 rows, early-stopped (the gap left open; section "The small
+early-stopped tables" of ``docs/calibration_choice.md``), ``--calibration`` setting constants of
+``boost_focal.estimators._calibration`` (the eval-set fit of T and b) for the run::
+
+    python benchmarks/calibration_variants.py run small_tmin07 --calibration MIN_TEMPERATURE=0.7 --regimes stopped --max-rows 1000
+    python benchmarks/calibration_variants.py run small_prior_half --calibration PRIOR_SD_LOG_T=0.1,PRIOR_SD_SHIFT=0.25 --regimes stopped --max-rows 1000
+    python benchmarks/calibration_variants.py run small_scale3 --params loss_scale=3.0 --regimes stopped --max-rows 1000
+
 ``run`` caches per-table rows in ``benchmarks/results/calibration_variants/TAG/`` (delete to
 rerun; ``--jobs 2`` for two processes); ``report`` prints, per engine x regime, on how many
 binary tables log loss AND Brier are within 1.05x of the logloss classifier, the median and
@@ -45,11 +53,27 @@ def _value(text):
     return {"None": None, "True": True, "False": False}.get(text, text)
 
 
-def run_table(name, tag, params, regimes, folds=5):
+def _pairs(text):
+    """{k: v} of "k=v,k=v" (values cast by _value)."""
+    return {k: _value(v) for k, v in (kv.split("=", 1) for kv in filter(None, text.split(",")))}
+
+
+def set_calibration_constants(constants):
+    """Set module constants of boost_focal.estimators._calibration (names checked) for this process."""
+    from boost_focal.estimators import _calibration
+
+    for key, value in constants.items():
+        if not hasattr(_calibration, key):
+            raise ValueError(f"--calibration: boost_focal.estimators._calibration has no constant {key!r}")
+        setattr(_calibration, key, float(value))
+
+
+def run_table(name, tag, params, regimes, folds=5, constants=None):
     """Rows of the variant on one table: the folds and eval rows of default_calibration.run_dataset."""
     warnings.filterwarnings("ignore")
     import numba
 
+    set_calibration_constants(constants or {})
     numba.set_num_threads(1)
     X, y, _ = dc.load_table(name)
     rows = []
@@ -64,29 +88,36 @@ def run_table(name, tag, params, regimes, folds=5):
     return rows
 
 
-def _cached(name, tag, params, regimes):
+def _cached(name, tag, params, regimes, constants=None):
     path = OUT / tag / f"{name.replace('/', '__')}.json"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
-        path.write_text(json.dumps(run_table(name, tag, params, regimes)))
+        path.write_text(json.dumps(run_table(name, tag, params, regimes, constants=constants)))
         print(f"{name}: {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
     return name
 
 
 def run(args):
-    params = dict(kv.split("=", 1) for kv in filter(None, args.params.split(",")))
-    params = {k: _value(v) for k, v in params.items()}
+    params = _pairs(args.params)
+    constants = _pairs(args.calibration)
+    set_calibration_constants(constants)  # checks the names before any fit
     regimes = tuple(args.regimes.split(","))
     names = args.tables or dc.discover()
+    if args.max_rows is not None:  # row counts from default_calibration's cache (run it first)
+        names = [n for n in names
+                 if json.loads((dc.CACHE / f"{n.replace('/', '__')}.f5.json").read_text())["info"]["rows"] < args.max_rows]
     (OUT / args.tag).mkdir(parents=True, exist_ok=True)
-    (OUT / args.tag / "params.json").write_text(json.dumps({"params": params, "regimes": regimes}))
+    (OUT / args.tag / "params.json").write_text(
+        json.dumps({"params": params, "calibration": constants, "regimes": regimes})
+    )
+    n = len(names)
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs) as pool:
-            list(pool.map(_cached, names, [args.tag] * len(names), [params] * len(names), [regimes] * len(names)))
+            list(pool.map(_cached, names, [args.tag] * n, [params] * n, [regimes] * n, [constants] * n))
     else:
         for name in names:
-            _cached(name, args.tag, params, regimes)
+            _cached(name, args.tag, params, regimes, constants)
 
 
 def _mean(rows, model, output, engine, regime, key):
@@ -97,7 +128,7 @@ def _mean(rows, model, output, engine, regime, key):
 def report(args):
     for tag in args.tags:
         setting = json.loads((OUT / tag / "params.json").read_text())
-        print(f"### {tag}: {setting['params']}")
+        print(f"### {tag}: {setting['params']} {setting.get('calibration') or ''}")
         tables = {}
         for path in sorted((OUT / tag).glob("*.json")):
             if path.name == "params.json":
@@ -140,7 +171,9 @@ def main(argv=None):
     p = sub.add_parser("run")
     p.add_argument("tag")
     p.add_argument("--params", default="", help="k=v,... focal estimator parameters")
+    p.add_argument("--calibration", default="", help="K=v,... constants of boost_focal.estimators._calibration")
     p.add_argument("--regimes", default="stopped,unstopped")
+    p.add_argument("--max-rows", type=int, default=None, help="only tables with fewer rows")
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("tables", nargs="*")
     p.set_defaults(func=run)
