@@ -118,3 +118,28 @@ def test_seed_twin_summary_counts_tables_within_the_bound(tmp_path, monkeypatch)
     table("worse_brier", 500, 0.10, 0.06)  # log loss equal, Brier 20% worse: fails
     s = cn.summary()[("xgboost", "stopped")]
     assert (s["tables"], s["one_way"], s["both_ways"], s["small"], s["small_total"]) == (3, 2, 1, 1, 2)
+
+
+def test_calibration_variant_constants_reach_the_temperature_fit(monkeypatch):
+    """calibration_variants --calibration: a known constant of _calibration is set (and changes what
+    fit_temperature may return), an unknown name is refused before any fit."""
+    from benchmarks import calibration_variants as cv
+    from boost_focal.estimators import _calibration
+
+    monkeypatch.setattr(_calibration, "MIN_TEMPERATURE", _calibration.MIN_TEMPERATURE)
+    monkeypatch.setattr(_calibration, "PRIOR_SD_LOG_T", _calibration.PRIOR_SD_LOG_T)
+    assert cv._pairs("MIN_TEMPERATURE=0.5,PRIOR_SD_LOG_T=1") == {"MIN_TEMPERATURE": 0.5, "PRIOR_SD_LOG_T": 1}
+
+    # margins twice too flat for the exact posterior: the fit wants T = 1/2, below the default bound
+    rng = np.random.default_rng(0)
+    z = rng.normal(scale=2.0, size=4000)
+    y = (rng.random(4000) < 1 / (1 + np.exp(-z))).astype(np.int64)
+    sigmoid = lambda m: 1 / (1 + np.exp(-m))  # noqa: E731 (a posterior map for gamma = 0)
+    flat = z / 2
+    t_default, _ = _calibration.fit_temperature(sigmoid, flat, y, None, gamma=2.0)
+    assert t_default == pytest.approx(1.0, abs=1e-3)  # at the bound
+    cv.set_calibration_constants(cv._pairs("MIN_TEMPERATURE=0.3,PRIOR_SD_LOG_T=10"))
+    t_low, _ = _calibration.fit_temperature(sigmoid, flat, y, None, gamma=2.0)
+    assert 0.4 < t_low < 0.6
+    with pytest.raises(ValueError, match="no constant 'MIN_TEMP'"):
+        cv.set_calibration_constants({"MIN_TEMP": 0.5})
