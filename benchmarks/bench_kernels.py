@@ -239,6 +239,30 @@ def accuracy_rows():
     return rows
 
 
+def posterior_rows(repeats, n_binary=1_000_000, n_softmax=100_000, k=10):
+    """``FocalLoss.posterior`` (NumPy, boost_focal/_posterior.py) against the raw map of the same
+    float32 margins (scipy.special.expit / softmax): what recovering the posterior costs on top
+    of the sigmoid/softmax a logloss model's ``predict_proba`` applies. Information rows."""
+    from scipy.special import expit, softmax
+
+    rows = []
+    cases = (
+        ("binary, gamma=2, alpha=0.25", f"n={n_binary:,}", _binary_data(n_binary)[0], FocalLoss(2.0, alpha=0.25),
+         expit),
+        (f"softmax K={k}, gamma=2", f"n={n_softmax:,} x K={k}", _softmax_data(n_softmax, k)[0], FocalLoss(2.0),
+         lambda z: softmax(z, axis=1)),
+    )
+    for case, sizes, z, fl, raw_map in cases:
+        t = interleaved_medians({"raw": lambda: raw_map(z), "posterior": lambda: fl.posterior(z)}, repeats)
+        r = t["posterior"] / t["raw"]
+        rows.append(Row("kernel", f"{case}: FocalLoss.posterior (NumPy, compiles nothing) vs the raw "
+                        f"{'sigmoid (scipy expit)' if z.ndim == 1 else 'softmax (scipy)'}", sizes,
+                        f"{numba.get_num_threads()} (numba)", _versions(),
+                        f"{fmt_ms(t['posterior'])} (raw {fmt_ms(t['raw'])})", f"{r:.2f}x raw", "", "",
+                        {key: v * 1e3 for key, v in t.items()}))
+    return rows
+
+
 def run(quick):
     repeats = 9 if quick else 31
     rows = []
@@ -246,5 +270,6 @@ def run(quick):
         rows += binary_rows(1_000_000, gamma, repeats)
     rows += softmax_rows(200_000, 10, 2.0, repeats)
     rows += public_rows(max(5, repeats // 2))
+    rows += posterior_rows(max(5, repeats // 3))
     rows += accuracy_rows()
     return rows

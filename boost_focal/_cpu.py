@@ -11,7 +11,8 @@ read as class 0, so nothing is indexed out of range), and the caller raises the 
 Two families: the reference kernels (float64 arithmetic with libm exp/log, any output dtype;
 used for float64 outputs and as the accuracy reference) and, at the end of this module, the
 SIMD kernels for float32 outputs, built on :mod:`boost_focal._fastmath` (float64 arithmetic with
-vectorisable exp/log1p; about half a float32 ulp from the reference).
+vectorisable exp/log1p; about half a float32 ulp from the reference). The class posterior is
+NumPy (:mod:`boost_focal._posterior`), split over the same threads.
 """
 
 import contextlib
@@ -29,6 +30,7 @@ import numba
 import numpy as np
 from numba import njit
 
+from . import _posterior
 from ._fastmath import (
     FLAGS,
     POW_GENERAL,
@@ -47,8 +49,6 @@ from ._scalar import (
     HESS_CLIP,
     HESS_EXACT,
     binary_element,
-    log_phi,
-    log_sigmoid,
     softmax_row,
     softmax_row_loss,
 )
@@ -217,67 +217,6 @@ def _softmax_loss_rows(z, y, w, gamma, alpha, out):
         out[i] = wi * softmax_row_loss(z, i, yi, gamma, alpha[yi])
 
 
-@njit(cache=True, nogil=True)
-def _binary_posterior_rows(z, gamma, log_alpha_ratio, out):
-    """eta = sigmoid(log((1 - alpha)/alpha) + log phi(1 - p) - log phi(p)), p = sigmoid(z)."""
-    for i in range(z.shape[0]):
-        t = log_alpha_ratio + log_phi(-z[i], gamma) - log_phi(z[i], gamma)
-        out[i] = math.exp(log_sigmoid(t))
-
-
-@njit(cache=True, nogil=True)
-def _softmax_posterior_rows(z, gamma, log_alpha, out):
-    """eta_k proportional to 1 / (alpha_k phi(p_k)), p = softmax(z), rows normalised to 1.
-
-    phi needs u_k = logit(p_k) = log p_k - log(1 - p_k). For every class but the argmax,
-    p_k <= 1/2, so log(1 - p_k) = log1p(-p_k) is accurate; for the argmax we form
-    u = z_m - logsumexp_{j != m} z_j directly, never 1 - p_m.
-
-    The unnormalised log posteriors v_k = -log alpha_k - log phi(u_k) are exponentiated against
-    ref = -log phi(u_m) - min_j log alpha_j, an upper bound known before the loop (phi decreases
-    and u_k <= u_m), so only values in [0, 1] are ever stored in ``out``: storing v_k itself in a
-    float32 ``out`` would cost relative errors of |v_k| * 2^-24 (about 4e-6 at margins of tens).
-    All arithmetic is float64 (``1.0 *`` promotes float32 margins).
-    """
-    n, k_count = z.shape
-    min_log_alpha = math.inf
-    for k in range(k_count):
-        min_log_alpha = min(min_log_alpha, log_alpha[k])
-    for i in range(n):
-        m = 0
-        for k in range(1, k_count):
-            if z[i, k] > z[i, m]:
-                m = k
-        zm = 1.0 * z[i, m]
-        m2 = -math.inf  # the largest of the other logits
-        for k in range(k_count):
-            if k != m and z[i, k] > m2:
-                m2 = 1.0 * z[i, k]
-        s = 0.0
-        s_other = 0.0
-        for k in range(k_count):
-            zk = 1.0 * z[i, k]
-            s += math.exp(zk - zm)
-            if k != m:
-                s_other += math.exp(zk - m2)  # >= 1: never log(0)
-        lse = zm + math.log(s)
-        log_phi_m = log_phi(zm - m2 - math.log(s_other), gamma)
-        ref = -log_phi_m - min_log_alpha  # >= every v_k below
-        tot = 0.0
-        for k in range(k_count):
-            if k == m:
-                lph = log_phi_m
-            else:
-                lp = 1.0 * z[i, k] - lse
-                lph = log_phi(lp - math.log1p(-math.exp(lp)), gamma)
-            e = math.exp(-log_alpha[k] - lph - ref)
-            out[i, k] = e
-            tot += e
-        for k in range(k_count):
-            out[i, k] = out[i, k] / tot
-
-
-
 # The reference kernels over all rows, split across threads by run_split (defined below) like
 # the SIMD kernels: serial row loops compile in a fraction of the time of prange loops (parfor
 # lowering costs about a second per kernel and variant), and one threading scheme serves both.
@@ -311,14 +250,22 @@ def softmax_loss(z, y, w, gamma, alpha, out):
     run_split(_softmax_loss_rows, z.shape[0], _ref_rows(z), _slicer((z, y, w), (gamma, alpha), (out,)))
 
 
+# The posterior is NumPy (boost_focal/_posterior.py: it compiles nothing), in chunks of about
+# this many entries: a chunk's float64 temporaries stay in cache, and NumPy's ufuncs release the
+# GIL, so two threads share the chunks like the kernels'.
+POSTERIOR_CHUNK = 16_384
+
+
 def binary_posterior(z, gamma, log_alpha_ratio, out):
-    """Binary class posterior (see _binary_posterior_rows) into out."""
-    run_split(_binary_posterior_rows, z.shape[0], _ref_rows(z), _slicer((z,), (gamma, log_alpha_ratio), (out,)))
+    """Binary class posterior (see _posterior.binary_posterior) into out."""
+    run_split(_posterior.binary_posterior, z.shape[0], POSTERIOR_CHUNK,
+              _slicer((z,), (gamma, log_alpha_ratio), (out,)))
 
 
 def softmax_posterior(z, gamma, log_alpha, out):
-    """Multiclass class posterior (see _softmax_posterior_rows) into out (n, K)."""
-    run_split(_softmax_posterior_rows, z.shape[0], _ref_rows(z), _slicer((z,), (gamma, log_alpha), (out,)))
+    """Multiclass class posterior (see _posterior.softmax_posterior) into out (n, K)."""
+    run_split(_posterior.softmax_posterior, z.shape[0], max(POSTERIOR_CHUNK // z.shape[1], 64),
+              _slicer((z,), (gamma, log_alpha), (out,)))
 
 
 @njit(cache=True, nogil=True)
@@ -330,14 +277,6 @@ def labels_in_range(y, top):
         v = y[i]
         bad |= (v != math.floor(v)) | (v < 0) | (v > top)  # NaN != NaN; +-inf fail the range
     return not bad
-
-
-@njit(cache=True)
-def log_phi_array(u, gamma):
-    out = np.empty(u.shape[0])
-    for i in range(u.shape[0]):
-        out[i] = log_phi(u[i], gamma)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -250,7 +250,7 @@ def posterior(fl, margin):
     """``FocalLoss.posterior`` on a device margin, as a device array.
 
     Binary margins run a kernel. Multiclass margins take one round trip through the host CPU
-    kernel: the row normalisation of the softmax posterior lives in ``_cpu.softmax_posterior``
+    posterior: the row normalisation of the softmax posterior lives in ``_posterior.softmax_posterior``
     rather than in a shared row function, and posteriors are computed once per prediction, not
     once per boosting round.
     """

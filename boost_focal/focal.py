@@ -7,7 +7,7 @@ The math itself lives in :mod:`boost_focal._scalar` (see ``docs/math.md``).
 
 import numpy as np
 
-from . import _cpu, _cuda, _interpreted
+from . import _cpu, _cuda, _interpreted, _posterior
 from ._scalar import MODE_CODES
 from ._validation import (
     check_alpha,
@@ -366,7 +366,7 @@ def _optimal_constant(fl, totals, alpha, k):
 
 def log_phi(u, gamma):
     """Vectorised log phi(sigmoid(u)) (see :func:`boost_focal._scalar.log_phi`), for tests and docs."""
-    return _cpu.log_phi_array(np.ascontiguousarray(u, dtype=np.float64).ravel(), float(gamma))
+    return _posterior.log_phi(np.ascontiguousarray(u, dtype=np.float64).ravel(), float(gamma))
 
 
 __all__ = ["FocalLoss", "balanced_alpha", "log_phi"]

@@ -10,8 +10,8 @@ cache file under a temporary name and renames it into place.
 
 It calls the public entry points on a few rows, in every dtype combination the adapters and
 estimators use: float32 and float64 margins, float32 gradients (XGBoost, LightGBM, the
-estimators) and float64 ones, unweighted and weighted, plus the loss, the posterior and the
-starting score.
+estimators) and float64 ones, unweighted and weighted, plus the loss and the starting score (and
+the posterior, which is NumPy and compiles nothing: boost_focal/_posterior.py).
 """
 
 import time
@@ -45,7 +45,7 @@ def warm_one(gamma, hessian, task):
             loss._grad_hess_checked(z, y, weights, alpha, dtype=np.float32)  # adapters, estimators
             loss._grad_hess_checked(z, y, weights, alpha)  # the margin's dtype
             loss._loss_checked(z, y, weights, alpha)  # the focal metric
-        loss.posterior(z)  # predict_proba
+        loss.posterior(z)  # predict_proba (NumPy: compiles nothing, kept as a smoke call)
     y = _rows(task, np.float32)[1]
     loss.init_score(y.astype(np.int64), None, k)
     loss.init_score(y.astype(np.int64), np.linspace(0.5, 2.0, y.shape[0]), k)

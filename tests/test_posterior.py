@@ -490,3 +490,83 @@ def test_posterior_input_errors():
         FocalLoss(2.0, 0.25).posterior(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="NaN"):
         FocalLoss(2.0).posterior(np.array([0.0, np.nan]))
+
+
+# --------------------------------------------------------------------------- the NumPy posterior
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    u=st.lists(st.floats(-1e4, 1e4, allow_nan=False), min_size=1, max_size=40),
+    gamma=st.one_of(st.sampled_from([0.0, 0.5, 1.0, 2.0, 20.0]), st.floats(0.0, 20.0)),
+)
+def test_numpy_log_phi_is_the_scalar_log_phi(u, gamma):
+    """_posterior.log_phi (both branches computed, np.where picks) equals _scalar.log_phi, the
+    compiled per-element form, to a few float64 ulps at any margin."""
+    from boost_focal import _posterior
+    from boost_focal._scalar import log_phi as scalar_log_phi
+
+    u = np.array(u)
+    ours = _posterior.log_phi(u, gamma)
+    ref = np.array([scalar_log_phi(v, gamma) for v in u])
+    assert np.isfinite(ours).all()
+    np.testing.assert_allclose(ours, ref, rtol=1e-14, atol=1e-300)
+
+
+@pytest.mark.parametrize("k", [0, 2, 5])
+def test_posterior_chunks_and_threads_give_the_same_rows(k):
+    """Chunks (POSTERIOR_CHUNK) and threads split rows only: every row as computed alone."""
+    from boost_focal import _cpu
+
+    rng = np.random.default_rng(k)
+    z = rng.normal(scale=30, size=(3 * _cpu.POSTERIOR_CHUNK + 7, k) if k else 3 * _cpu.POSTERIOR_CHUNK + 7)
+    fl = FocalLoss(2.0, alpha=None if k == 0 else np.linspace(0.2, 1.0, k) if k > 2 else 0.3)
+    with _cpu.use_threads(2):
+        split = fl.posterior(z)
+    with _cpu.use_threads(1):
+        one = fl.posterior(z)
+    rows = rng.choice(z.shape[0], 25, replace=False)
+    alone = np.array([fl.posterior(z[i:i + 1])[0] for i in rows])
+    assert np.array_equal(split, one)
+    assert np.array_equal(split[rows], alone)
+
+
+def test_posterior_compiles_nothing(tmp_path):
+    """The posterior is NumPy: a first prediction pays no Numba compilation (issue 17). Run in a
+    fresh interpreter on an empty cache, where any compiled function would have to compile (a
+    cached load raises no compile event)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = """
+import json
+import numpy as np
+from numba.core import event
+from boost_focal import FocalLoss
+from boost_focal.focal import log_phi
+
+compiled = []
+
+
+class Count(event.Listener):
+    def on_start(self, ev):
+        compiled.append(ev.data["dispatcher"].py_func.__qualname__)
+
+    def on_end(self, ev):
+        pass
+
+
+z = np.random.default_rng(0).normal(size=(100, 4))
+with event.install_listener("numba:compile", Count()):
+    FocalLoss(1.37).posterior(z)
+    FocalLoss(0.61, alpha=0.2).posterior(z[:, 0])
+    log_phi(z[:, 0], 3.3)
+print(json.dumps(compiled))
+"""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []

@@ -95,5 +95,10 @@ def fit_temperature(posterior, margin, y, w, gamma, centre=1.0):
     start = np.array([np.log(centre), 0.0])
     bounds = [log_t_bounds, (-MAX_SHIFT, MAX_SHIFT) if binary else (0.0, 0.0)]
     best = optimize.minimize(objective, start, method="Powell", bounds=bounds, options={"xtol": 1e-4, "ftol": 1e-10})
-    params = min([start, best.x], key=objective)
-    return float(np.exp(params[0])), float(params[1]) if binary else 0.0
+    # Powell stops within about xtol of an active bound (T = 1 above all): the bound itself is a
+    # candidate too, so that the fit does not depend on the optimiser's last steps.
+    snapped = np.array([lo if abs(v - lo) < 1e-3 else hi if abs(v - hi) < 1e-3 else v
+                        for v, (lo, hi) in zip(best.x, bounds)])
+    params = min([start, best.x, snapped], key=objective)
+    temperature = float(np.clip(np.exp(params[0]), MIN_TEMPERATURE, t_max))  # exp(log t_max) may round above
+    return temperature, float(params[1]) if binary else 0.0
