@@ -285,9 +285,11 @@ def labels_in_range(y, top):
 # from the float64 reference for any gamma.
 #
 # Specialisation: the binary kernel is compiled per (Hessian mode, weighted), the softmax kernel
-# per Hessian mode; the r^gamma method (pow_kind) is a runtime argument of both, branched on
-# outside the loops (see binary_fast_kernel, _softmax_focal_stage), so one compiled kernel serves
-# every gamma. (Until 2026-12-02 the binary kernel was compiled per gamma kind too: a gamma x
+# per Hessian mode; the r^gamma method (pow_kind) is a runtime argument of both, a loop-invariant
+# branch that LLVM unswitches into one SIMD loop per method (see binary_fast_kernel,
+# _softmax_focal_stage), so one compiled kernel serves every gamma. (Written as one loop since
+# 2026-12-03: a loop per method made Numba type the loop body twice, about 1.2 s more compilation
+# for the binary kernel and 0.4 s for softmax stage 3; same bits, same speed.) (Until 2026-12-02 the binary kernel was compiled per gamma kind too: a gamma x
 # hessian grid of 8 binary fits then compiled 8 kernels, 6.9-13.9 s in all on a 2-core VM, against
 # 3.7-4.9 s now; the runtime selects cost the gamma-2 kernel 9-11%, other gammas nothing.) The variants are
 # closure constants, so LLVM folds every branch on them before vectorising the loop
@@ -313,7 +315,8 @@ def binary_fast_kernel(mode, weighted):
 
     z and w may be float32 or float64, y any real dtype; ``kind`` is pow_kind(gamma). One
     compiled kernel per (Hessian mode, weighted) serves every gamma: the branch on kind is
-    outside the loops (a loop for e^(gamma log r), one for r^n sqrt(r)^(kind % 2) as selects).
+    loop-invariant (LLVM makes a loop for e^(gamma log r) and one for r^n sqrt(r)^(kind % 2) as
+    selects).
     ``weighted`` is a variant of its own (w is ignored without it): a weight load under a
     runtime condition would not vectorise, and applying weights in a second pass would round
     twice.
@@ -324,31 +327,21 @@ def binary_fast_kernel(mode, weighted):
     def kernel(z, y, w, gamma, kind, alpha_pos, alpha_neg, grad, hess):
         source_key  # noqa: B018 (part of the cache key, see above)
         bad = 0
-        if kind == POW_GENERAL:
-            for i in range(z.shape[0]):
-                zi = np.float64(z[i])
-                yi = np.float64(y[i])
-                # Validation folded into the pass (the caller raises the clear error when bad > 0):
-                # a margin that is NaN or infinite, a label other than 0 or 1 (NaN included).
-                bad += np.int64((not (abs(zi) < np.inf)) | ((yi != 0.0) & (yi != 1.0)))
-                g, h = binary_element_vec(zi, yi, gamma, POW_GENERAL, alpha_pos, alpha_neg, mode)
-                if weighted:
-                    g *= w[i]
-                    h *= w[i]
-                grad[i] = g
-                hess[i] = h
-        else:  # the same loop with r^gamma by multiplications (written out twice: the loop as a
-            # shared inline="always" helper compiled slower, first binary fit 2.6-4.0 s against 2.1-3.0 s)
-            for i in range(z.shape[0]):
-                zi = np.float64(z[i])
-                yi = np.float64(y[i])
-                bad += np.int64((not (abs(zi) < np.inf)) | ((yi != 0.0) & (yi != 1.0)))
-                g, h = binary_element_vec(zi, yi, gamma, kind, alpha_pos, alpha_neg, mode)
-                if weighted:
-                    g *= w[i]
-                    h *= w[i]
-                grad[i] = g
-                hess[i] = h
+        # One loop for every kind: focal_pow's branch on kind is loop-invariant, so LLVM unswitches
+        # the loop into an e^(gamma log r) and an r^n sqrt(r) version and vectorises both, while
+        # Numba types the body once (the loop written out per kind typed it twice).
+        for i in range(z.shape[0]):
+            zi = np.float64(z[i])
+            yi = np.float64(y[i])
+            # Validation folded into the pass (the caller raises the clear error when bad > 0):
+            # a margin that is NaN or infinite, a label other than 0 or 1 (NaN included).
+            bad += np.int64((not (abs(zi) < np.inf)) | ((yi != 0.0) & (yi != 1.0)))
+            g, h = binary_element_vec(zi, yi, gamma, kind, alpha_pos, alpha_neg, mode)
+            if weighted:
+                g *= w[i]
+                h *= w[i]
+            grad[i] = g
+            hess[i] = h
         return bad
 
     return kernel
@@ -464,28 +457,24 @@ def _softmax_focal_stage():
 
         Out: d1 = l'(u), d2 = l''(u), floor = alpha_y r^gamma * bohning. ``kind`` (pow_kind)
         is a runtime value here, so that one compiled stage serves every gamma: the branch on
-        it is outside the loops, and inside them r^gamma is e^(gamma log r) or
-        _fastmath.focal_pow_halves (multiplications as selects). Per row these are the
-        operations of _fastmath.focal_terms_vec in the same order (the binary kernel's form,
-        with kind a compile-time constant), so the results are the same bit for bit.
+        it is loop-invariant (LLVM unswitches the loop; Numba types the body once), and r^gamma
+        is e^(gamma log r) or _fastmath.focal_pow_halves (multiplications as selects). Per row
+        these are the operations of _fastmath.focal_terms_vec in the same order (the binary
+        kernel's form), so the results are the same bit for bit.
         """
         source_key  # noqa: B018 (part of the cache key, see above)
-        if kind == POW_GENERAL:
-            for j in range(nb):
-                q, r, log_q, log_r = focal_base_vec(u[j])
-                arg = d2[j] * exp_vec(gamma * log_r)
-                _, a1, a2 = focal_derivs_vec(q, r, log_q, arg, gamma)
-                d1[j] = a1
-                d2[j] = a2
-                floor[j] = arg * bohning
-        else:
-            for j in range(nb):
-                q, r, log_q, _ = focal_base_vec(u[j])
-                arg = d2[j] * focal_pow_halves(r, kind)
-                _, a1, a2 = focal_derivs_vec(q, r, log_q, arg, gamma)
-                d1[j] = a1
-                d2[j] = a2
-                floor[j] = arg * bohning
+        general = kind == POW_GENERAL
+        for j in range(nb):
+            q, r, log_q, log_r = focal_base_vec(u[j])
+            if general:  # loop-invariant: LLVM unswitches the loop, Numba types its body once
+                r_gamma = exp_vec(gamma * log_r)
+            else:
+                r_gamma = focal_pow_halves(r, kind)
+            arg = d2[j] * r_gamma
+            _, a1, a2 = focal_derivs_vec(q, r, log_q, arg, gamma)
+            d1[j] = a1
+            d2[j] = a2
+            floor[j] = arg * bohning
 
     return stage
 

@@ -504,7 +504,8 @@ from hypothesis import strategies as st  # noqa: E402
 )
 def test_numpy_log_phi_is_the_scalar_log_phi(u, gamma):
     """_posterior.log_phi (both branches computed, np.where picks) equals _scalar.log_phi, the
-    compiled per-element form, to a few float64 ulps at any margin."""
+    compiled per-element form, to a few float64 ulps of the terms it sums (log phi itself can be
+    near 0 where they cancel, e.g. 0.0017 at u = 0.5), at any margin."""
     from boost_focal import _posterior
     from boost_focal._scalar import log_phi as scalar_log_phi
 
@@ -512,7 +513,8 @@ def test_numpy_log_phi_is_the_scalar_log_phi(u, gamma):
     ours = _posterior.log_phi(u, gamma)
     ref = np.array([scalar_log_phi(v, gamma) for v in u])
     assert np.isfinite(ours).all()
-    np.testing.assert_allclose(ours, ref, rtol=1e-14, atol=1e-300)
+    scale = 1.0 + np.abs(u) + abs(np.log(gamma)) if gamma > 0 else 1.0 + np.abs(u)  # size of the summed terms
+    assert (np.abs(ours - ref) <= 8 * np.finfo(float).eps * (scale + gamma * np.abs(u))).all()
 
 
 @pytest.mark.parametrize("k", [0, 2, 5])
