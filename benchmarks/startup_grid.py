@@ -6,7 +6,7 @@ interpreter, measuring the Numba compilation each fit pays (the issue's cold-sta
 Prints one JSON line: per fit, the wall time and the seconds spent in top-level Numba
 compilations (``numba:compile`` events, nested ones not counted twice), and the total.
 A fit is ``FocalXGBClassifier(gamma, hessian, n_estimators=5).fit`` on 2,000 x 10 rows, then
-``predict_proba`` (the posterior kernel compiles on first prediction).
+``predict_proba`` (until 2026-12-03 a posterior kernel compiled there; the posterior is NumPy now).
 """
 
 import json
