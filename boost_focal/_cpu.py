@@ -394,23 +394,21 @@ def _softmax_exps_stage():
             for j in range(nb):
                 for k in range(k_count):
                     t[k, j] = z[start + j, k]
-        for j in range(nb):
-            zy[j] = 0.0  # a count of non-finite margins here (z_y below)
-        for k in range(k_count):
-            for j in range(nb):
-                zy[j] += 0.0 if abs(t[k, j]) < np.inf else 1.0
-        bad = 0
+        # Labels first (their validity depends on y alone): one that is not a class index is read
+        # as 0 and flagged in inv_s (1/s is written at the end).
         for j in range(nb):
             yj = np.float64(y[start + j])
             valid = (yj >= 0.0) & (yj <= k_count - 1.0) & (yj == math.floor(yj))
-            bad += np.int64(not ((zy[j] == 0.0) & valid))
+            inv_s[j] = 1.0 if valid else 0.0
             label[j] = np.int32(yj) if valid else np.int32(0)
         for j in range(nb):
             m[j] = -np.inf
             top[j] = -1
             rest[j] = 0.0
             zy[j] = 0.0
-        # the largest other logit and its class
+            u[j] = 0.0  # a count of non-finite margins here (u at the end)
+        # the largest other logit and its class; non-finite margins counted on the way (folded
+        # into this pass: each loop nest costs compilation time in the first fit)
         for k in range(k_count):
             k32 = np.int32(k)
             for j in range(nb):
@@ -418,6 +416,7 @@ def _softmax_exps_stage():
                 better = (k32 != label[j]) & (v > m[j])
                 m[j] = v if better else m[j]
                 top[j] = k32 if better else top[j]
+                u[j] += 0.0 if abs(v) < np.inf else 1.0
         # exponentials (every exponent <= 0 but the label's, which is not used); the sum of those
         # other than y and top; z_y picked on the way
         for k in range(k_count):
@@ -429,8 +428,10 @@ def _softmax_exps_stage():
                 rest[j] += e if (k32 != label[j]) & (k32 != top[j]) else 0.0
                 zy[j] = v if k32 == label[j] else zy[j]
         # stage 2 (once a function of its own: every compiled function costs ~0.25 s of fixed
-        # compilation overhead on a 2-core VM)
+        # compilation overhead on a 2-core VM); the bad-row count read before u is written
+        bad = 0
         for j in range(nb):
+            bad += np.int64(not ((u[j] == 0.0) & (inv_s[j] != 0.0)))
             u[j] = (zy[j] - m[j]) - math.log(1.0 + rest[j])
         for j in range(nb):
             s = 1.0 + rest[j]
