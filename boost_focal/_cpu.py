@@ -251,8 +251,8 @@ def softmax_loss(z, y, w, gamma, alpha, out):
 
 
 # The posterior is NumPy (boost_focal/_posterior.py: it compiles nothing), in chunks of about
-# this many entries: a chunk's float64 temporaries stay in cache, and NumPy's ufuncs release the
-# GIL, so two threads share the chunks like the kernels'.
+# this many entries: a chunk's float64 temporaries stay small (128 kB each, whatever the input
+# size), and NumPy's ufuncs release the GIL, so two threads share the chunks like the kernels'.
 POSTERIOR_CHUNK = 16_384
 
 
