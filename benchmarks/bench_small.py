@@ -10,6 +10,14 @@ trip through Python) decide the ratio. Two information rows per XGBoost case sep
 the estimator trained through ``xgb.train`` (what it did before ``boost_focal._xgb_loop``), and
 ``xgb.train(obj=FocalLoss)`` against ``boost_focal.xgb_train(obj=FocalLoss)`` on the same DMatrix.
 
+Two more rows per case measure the floor that any custom objective stands on: the logloss
+gradients, recorded once from a NumPy logloss objective started at the class prior (the trees of
+the libraries' own logloss classifiers, to within rounding), replayed through the fastest loop
+(``boost_focal.xgb_train``; ``lgb.train`` with a callable objective), whole fits as for the
+classifiers. "logloss replay vs XGBClassifier" is then the library's own custom-objective round
+trip (margins out, gradients in) with nothing computed, and "FocalXGBClassifier vs the logloss
+replay" what boost-focal adds on top of it (the focal kernel and the trees focal gradients grow).
+
 Every fit is timed whole (building the DMatrix/Dataset included, as a user's fit); candidates
 run in turns and the medians over the repeats are compared. ``run(..., threads=1, clock="cpu")``
 times one-thread fits by the process's CPU time instead of the wall clock: on a shared, loaded
@@ -23,7 +31,7 @@ import numpy as np
 
 from boost_focal import FocalLGBMClassifier, FocalLoss, FocalXGBClassifier, xgb_train
 
-from .bench_training import binary_data, softmax_data
+from .bench_training import binary_data, recording, replaying, softmax_data
 from .timing import Row, fmt_ms, verdict
 
 THREADS = 2
@@ -61,6 +69,65 @@ def _through_xgb_train():
     return ThroughXgbTrain
 
 
+def _logloss_objective(y, k, library):
+    """NumPy logloss (grad, hess) as the built-in objectives compute them, float32: binary
+    p - y and p (1 - p); K classes p - onehot and 2 p (1 - p) (XGBoost) or K/(K-1) p (1 - p)
+    (LightGBM)."""
+    onehot = np.eye(k, dtype=np.float64)[y] if k > 2 else None
+
+    def objective(margin, _data):
+        z = np.asarray(margin, dtype=np.float64)
+        if k == 2:
+            p = 1.0 / (1.0 + np.exp(-z))
+            g, h = p - y, p * (1.0 - p)
+        else:
+            z = z.reshape(-1, k)
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            p = e / e.sum(axis=1, keepdims=True)
+            g, h = p - onehot, (2.0 if library == "xgb" else k / (k - 1.0)) * p * (1.0 - p)
+        return g.astype(np.float32), np.maximum(h, 1e-16).astype(np.float32)
+
+    return objective
+
+
+def _prior_margin(y, k):
+    """The logloss-optimal constant margin: log-odds of the base rate, or log class priors."""
+    prior = np.bincount(y, minlength=k) / y.size
+    if k == 2:
+        return float(np.log(prior[1] / prior[0]))
+    return np.log(prior)
+
+
+def _logloss_replays(x, y, k, threads, train_params, lp):
+    """Whole-fit callables replaying recorded logloss gradients: (XGBoost, LightGBM)."""
+    import lightgbm as lgb
+    import xgboost as xgb
+
+    start = _prior_margin(y, k)
+    base_margin = np.tile(start, (y.size, 1)) if k > 2 else np.full(y.size, start)
+    xgb_params = dict(train_params, objective="binary:logistic" if k == 2 else "multi:softprob")
+
+    def xgb_fit(obj):
+        dtrain = xgb.QuantileDMatrix(x, label=y, base_margin=base_margin, nthread=threads)
+        return xgb_train(xgb_params, dtrain, ROUNDS, obj=obj)
+
+    lgb_params = {
+        "max_depth": lp["max_depth"], "num_leaves": lp["num_leaves"], "learning_rate": lp["learning_rate"],
+        "num_threads": threads, "verbose": -1,
+    }
+    if k > 2:
+        lgb_params["num_class"] = k
+
+    def lgb_fit(obj):
+        data = lgb.Dataset(x, label=y, init_score=base_margin)
+        return lgb.train(dict(lgb_params, objective=obj), data, ROUNDS)
+
+    xgb_store, lgb_store = [], []
+    xgb_fit(recording(_logloss_objective(y, k, "xgb"), xgb_store))
+    lgb_fit(recording(_logloss_objective(y, k, "lgb"), lgb_store))
+    return lambda: xgb_fit(replaying(xgb_store)), lambda: lgb_fit(replaying(lgb_store))
+
+
 def _candidates(x, y, k, threads):
     import lightgbm as lgb
     import xgboost as xgb
@@ -75,6 +142,7 @@ def _candidates(x, y, k, threads):
     dtrain = xgb.QuantileDMatrix(x, label=y, nthread=threads)
     fl = FocalLoss(2.0)
     y32 = y.astype(np.float32)  # XGBoost builds its DMatrix ~25 ms faster at 1k rows from float32 labels
+    xgb_replay, lgb_replay = _logloss_replays(x, y, k, threads, train_params, lp)
     return {
         "xgb": lambda: xgb.XGBClassifier(**xp).fit(x, y),
         "xgb_float32_labels": lambda: xgb.XGBClassifier(**xp).fit(x, y32),
@@ -82,8 +150,10 @@ def _candidates(x, y, k, threads):
         "focal_xgb_via_xgb_train": lambda: old(**xp).fit(x, y),
         "xgb.train(FocalLoss)": lambda: xgb.train(train_params, dtrain, ROUNDS, obj=fl),
         "xgb_train(FocalLoss)": lambda: xgb_train(train_params, dtrain, ROUNDS, obj=fl),
+        "xgb_logloss_replay": xgb_replay,
         "lgb": lambda: lgb.LGBMClassifier(**lp).fit(x, y),
         "focal_lgb": lambda: FocalLGBMClassifier(**lp).fit(x, y),
+        "lgb_logloss_replay": lgb_replay,
     }
 
 
@@ -113,7 +183,13 @@ def _rows(n, k, t, load, threads, clock):
                   "focal_xgb_via_xgb_train", "xgb", xv),
         ratio_row("boost_focal.xgb_train vs xgb.train, obj=FocalLoss(2), same DMatrix",
                   "xgb_train(FocalLoss)", "xgb.train(FocalLoss)", xv),
+        ratio_row("floor: logloss gradients replayed through boost_focal.xgb_train (precomputed, nothing "
+                  "computed) vs XGBClassifier", "xgb_logloss_replay", "xgb", xv),
+        ratio_row("FocalXGBClassifier vs that logloss replay", "focal_xgb", "xgb_logloss_replay", xv),
         ratio_row("FocalLGBMClassifier vs LGBMClassifier", "focal_lgb", "lgb", lv, lgb_target),
+        ratio_row("floor: logloss gradients replayed through lgb.train (precomputed, nothing computed) "
+                  "vs LGBMClassifier", "lgb_logloss_replay", "lgb", lv),
+        ratio_row("FocalLGBMClassifier vs that logloss replay", "focal_lgb", "lgb_logloss_replay", lv),
     ]
 
 

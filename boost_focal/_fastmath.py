@@ -11,8 +11,8 @@ The kernels that use this module write float32 (the dtype XGBoost and LightGBM k
 in); float64 outputs keep using the libm-based reference kernels. Why float64 arithmetic: the
 relative error of r^gamma = e^(gamma log r) is gamma times the absolute error of log r, and a
 float32 log r (ulp 4e-8 at log 2) alone puts 14 ulps into r^gamma at gamma = 20. Measured
-against the float64 reference (tests/test_fastmath.py, benchmarks/run.py): exp_vec and
-log1p_unit_vec are within 1e-10 and 1e-11 relative; the float32 gradients and Hessians within about
+against the float64 reference (tests/test_fastmath.py, benchmarks/run.py): exp_vec,
+log1p_unit_vec and log1p_vec are within 1e-10, 1e-11 and 1e-11 relative; the float32 gradients and Hessians within about
 half a float32 ulp (i.e. correctly rounded but for ties) for gamma up to 50.
 
 The formulas are those of :func:`boost_focal._scalar.focal_terms` (the single source of truth,
@@ -117,6 +117,42 @@ def log1p_unit_vec(e):
     z2 = z * z
     q = ((Q0 + z * Q1) + z2 * (Q2 + z * Q3)) + (z2 * z2) * (Q4 + z * Q5)
     return e - s * (e - 2.0 * z * q)
+
+
+@intrinsic
+def _split_pow2(typingctx, s):
+    """(f, n) with s = f * 2^n, f in [1, 2) and n integral (a float64), for a normal float64 s > 0.
+
+    Bit operations only, as in _times_pow2: f is s's mantissa under the exponent of 1, and n is
+    read through MAGIC (bits(MAGIC) + n is the pattern of MAGIC + n), because AVX2 has 64-bit
+    integer adds and shifts but no int64-to-float64 conversion.
+    """
+    if s != types.float64:
+        return None
+
+    def codegen(context, builder, sig, args):
+        i64 = ir.IntType(64)
+        f64 = ir.DoubleType()
+        bits = builder.bitcast(args[0], i64)
+        mant = builder.or_(builder.and_(bits, ir.Constant(i64, (1 << 52) - 1)), ir.Constant(i64, 1023 << 52))
+        expo = builder.lshr(bits, ir.Constant(i64, 52))
+        t = builder.add(expo, ir.Constant(i64, _MAGIC_BITS - 1023))
+        n = builder.fsub(builder.bitcast(t, f64), ir.Constant(f64, MAGIC))
+        return context.make_tuple(builder, sig.return_type, (builder.bitcast(mant, f64), n))
+
+    return types.UniTuple(types.float64, 2)(types.float64), codegen
+
+
+@njit(**JIT)
+def log1p_vec(e):
+    """log(1 + e) for 0 <= e < 2^1000, relative error < 1e-11: 1 + e = f 2^n with f in [1, 2),
+    log(1 + e) = n ln 2 + log1p_unit_vec(f - 1); below e = 1, log1p_unit_vec(e) itself (no
+    rounding of 1 + e, so tiny e keeps its precision)."""
+    f, n = _split_pow2(1.0 + e)
+    small = e < 1.0
+    x = e if small else f - 1.0
+    n = 0.0 if small else n
+    return (n * LN2_HI + log1p_unit_vec(x)) + n * LN2_LO
 
 
 # ------------------------------------------------------------------ focal terms

@@ -97,6 +97,40 @@ def test_small_data_before_row_trains_through_xgb_train(monkeypatch):
     assert np.array_equal(old.decision_function(x), new.decision_function(x))
 
 
+@pytest.mark.parametrize("k", [2, 4])
+def test_small_data_logloss_replay_grows_the_classifiers_models(monkeypatch, k):
+    """bench_small's floor rows replay logloss gradients started at the class prior: the models
+    must be the libraries' own logloss classifiers' (to within the rounding of NumPy's logloss
+    against the built-in's), or the row would not measure their round trip."""
+    xgb = pytest.importorskip("xgboost")
+    lgb = pytest.importorskip("lightgbm")
+    from benchmarks import bench_small
+
+    monkeypatch.setattr(bench_small, "ROUNDS", 20)
+    x, y = bench_training.binary_data(2000) if k == 2 else bench_training.softmax_data(2000, k)
+    y = y.astype(np.int64)
+    candidates = bench_small._candidates(x, y, k, 1)
+    xp, lp = dict(bench_small._xgb_params(1), n_estimators=20), dict(bench_small._lgb_params(1), n_estimators=20)
+    ours_x, ours_l = candidates["xgb_logloss_replay"](), candidates["lgb_logloss_replay"]()
+    theirs_x = xgb.XGBClassifier(**xp).fit(x, y)
+    theirs_l = lgb.LGBMClassifier(**lp).fit(x, y)
+    px = ours_x.predict(xgb.DMatrix(x, base_margin=np.tile(bench_small._prior_margin(y, k), (y.size, 1)) if k > 2
+                                    else np.full(y.size, bench_small._prior_margin(y, k))))
+    pl = ours_l.predict(x, raw_score=True) + bench_small._prior_margin(y, k)
+    if k == 2:
+        pl = 1.0 / (1.0 + np.exp(-pl))
+    else:
+        pl = np.exp(pl - pl.max(axis=1, keepdims=True))
+        pl /= pl.sum(axis=1, keepdims=True)
+    want_x, want_l = theirs_x.predict_proba(x), theirs_l.predict_proba(x)
+    if k == 2:
+        want_x, want_l = want_x[:, 1], want_l[:, 1]
+    assert np.max(np.abs(px - want_x)) < 1e-3
+    assert np.max(np.abs(pl - want_l)) < 1e-3
+    # and a replay is not trivially close: an untrained model would be far off
+    assert np.max(np.abs(want_x - want_x.mean(axis=0))) > 0.1
+
+
 def test_seed_twin_summary_counts_tables_within_the_bound(tmp_path, monkeypatch):
     """calibration_noise.summary: seed 1 within 1.05x of seed 0 on log loss AND Brier, one way and both."""
     import json

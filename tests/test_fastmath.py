@@ -52,6 +52,12 @@ def _map_log1p(x, out):
 
 
 @njit(cache=True, error_model="numpy")
+def _map_log1p_any(x, out):
+    for i in range(x.shape[0]):
+        out[i] = fm.log1p_vec(x[i])
+
+
+@njit(cache=True, error_model="numpy")
 def _map_pow(r, gamma, out_half, out_general):
     # every half-integer kind up to 3 and the general form, at the same gamma
     for i in range(r.shape[0]):
@@ -90,6 +96,35 @@ def test_log1p_unit_vec_relative_error_down_to_tiny_arguments():
     assert np.max(np.abs(out / np.log1p(e) - 1.0)) < 1e-11  # measured 2.8e-12
     _map_log1p(np.zeros(1), out[:1])
     assert out[0] == 0.0
+
+
+def test_log1p_vec_relative_error_over_the_softmax_range():
+    """log(1 + rest) of the softmax kernel (rest in [0, K - 2], any K): below 1 it is
+    log1p_unit_vec itself, above it f 2^n with f - 1 in [0, 1); checked up to 1e300 and at the
+    powers of two, where n steps."""
+    e = np.concatenate([
+        RNG.uniform(0.0, 1.0, 100_000), RNG.uniform(1.0, 20.0, 200_000), 10.0 ** RNG.uniform(-300, 300, 200_000),
+        2.0 ** np.arange(1, 60) - 1.0, np.nextafter(2.0 ** np.arange(1, 60) - 1.0, 0.0), [1e-17, 0.5, 1.0, 3.0],
+    ])
+    out = np.empty_like(e)
+    _map_log1p_any(e, out)
+    assert np.max(np.abs(out / np.log1p(e) - 1.0)) < 1e-11  # measured 2.8e-12
+    below = e < 1.0
+    ref = np.empty_like(e[below])
+    _map_log1p(e[below], ref)
+    assert np.array_equal(out[below], ref)  # the same function below 1
+    _map_log1p_any(np.zeros(1), out[:1])
+    assert out[0] == 0.0
+
+
+def test_log1p_vec_against_mpmath():
+    import mpmath as mp
+
+    e = np.concatenate([np.linspace(0.0, 12.0, 1201)[1:], 10.0 ** np.linspace(-20, 20, 161)])
+    out = np.empty_like(e)
+    _map_log1p_any(e, out)
+    worst = max(abs(float(mp.mpf(float(o)) / mp.log1p(mp.mpf(float(x)))) - 1) for x, o in zip(e, out))
+    assert worst < 1e-11
 
 
 @pytest.mark.parametrize("gamma", [0.5, 2.5, 3.0])

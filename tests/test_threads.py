@@ -29,6 +29,32 @@ def test_kernel_threads_caps_at_numba_and_goes_serial_for_small_inputs():
         assert _cpu.thread_count() == cap
     with kernel_threads(2, 10):
         assert _cpu.thread_count() == 1
+    with kernel_threads(2, 10**5, serial_below=10**6):
+        assert _cpu.thread_count() == 1
+
+
+def test_training_objective_runs_one_kernel_thread_below_the_training_bound(monkeypatch):
+    """Inside the libraries' training loops the estimators' objective keeps the kernels on one
+    thread below TRAINING_SERIAL_BELOW entries (the library's OpenMP workers spin meanwhile) and
+    gives them n_jobs threads above it."""
+    from boost_focal import FocalLoss
+    from boost_focal.estimators import _base, _threads
+
+    seen = []
+    real = FocalLoss._grad_hess_checked
+
+    def spy(self, *args, **kwargs):
+        seen.append(_cpu.thread_count())
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(FocalLoss, "_grad_hess_checked", spy)
+    bound = _threads.TRAINING_SERIAL_BELOW
+    for n, k in ((bound // 5 - 1, 5), (bound // 5, 5), (50_000, 2)):
+        y = np.arange(n) % k
+        objective = _base.make_objective(FocalLoss(2.0), y, np.empty(0), np.ones(k), n_jobs=2)
+        margin = np.zeros((n, k) if k > 2 else n, dtype=np.float32)
+        objective(margin)
+    assert seen == [1, min(2, numba.config.NUMBA_NUM_THREADS), 1]
 
 
 def test_run_split_uses_the_context_thread_count():

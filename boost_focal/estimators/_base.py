@@ -25,7 +25,7 @@ from ..focal import FocalLoss
 from ._calibration import fit_temperature, temper, temperature_centre
 from ._evaluation import EvalRecorder, check_early_stopping_rounds, check_eval_metric
 from ._scale import auto_loss_scale, check_loss_scale
-from ._threads import SERIAL_BELOW, kernel_threads, serial_blas
+from ._threads import SERIAL_BELOW, TRAINING_SERIAL_BELOW, kernel_threads, serial_blas
 
 PROBABILITY_MODES = ("calibrated", "posterior", "raw")
 
@@ -265,7 +265,8 @@ def make_objective(loss, y, w, alpha, n_jobs=None):
         if margin.size < SERIAL_BELOW:  # the kernels run on one thread at this size anyway
             loss._grad_hess_checked(margin, labels, _UNWEIGHTED, alpha, out=out, recheck=recheck)
         else:
-            with kernel_threads(n_jobs, margin.size):
+            # one thread below TRAINING_SERIAL_BELOW: the library's OpenMP workers spin meanwhile
+            with kernel_threads(n_jobs, margin.size, serial_below=TRAINING_SERIAL_BELOW):
                 loss._grad_hess_checked(margin, labels, _UNWEIGHTED, alpha, out=out, recheck=recheck)
         round_to_21_bits(both)
         if w.size:

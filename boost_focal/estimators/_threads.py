@@ -10,11 +10,22 @@ from contextlib import contextmanager, nullcontext
 
 # Below this many margin entries a kernel runs on one thread.
 SERIAL_BELOW = 10_000
+# ... and inside a library's training loop (the estimators' objective), below this many. Right
+# after each boosting round the library's OpenMP workers keep spinning for a few milliseconds, so
+# a second kernel thread shares a core with a spinning one for all of a short call. In whole fits
+# (200 rounds, 2 threads, 2-core VM, 11-15 pairs in turns, medians of the ratios to the library's
+# classifier, 2026-12-03): K=5 at 50k rows (250k entries) 1.11x -> 1.05x (LightGBM) and
+# 1.14x -> 1.03x (XGBoost) on one kernel thread; the objective's own time in the loop at
+# 200k x 5 was 9.6 ms on two threads against 11.2 ms on one, and at 1M binary 6.4-6.7 ms against
+# 6.9-7.5 ms, so larger calls keep the threads. (Binary calls under 80k rows run on one thread
+# anyway: _cpu.MIN_ROWS_PER_THREAD.)
+TRAINING_SERIAL_BELOW = 500_000
 
 
 @contextmanager
-def kernel_threads(n_jobs, size):
-    """Run the focal kernels with ``n_jobs`` threads (all when None or < 1), one for small inputs.
+def kernel_threads(n_jobs, size, serial_below=SERIAL_BELOW):
+    """Run the focal kernels with ``n_jobs`` threads (all when None or < 1), one for inputs of
+    fewer than ``serial_below`` entries.
 
     The count is boost-focal's own (``_cpu.use_threads``), not ``numba.set_num_threads``: that
     would start Numba's OpenMP layer, which shares libgomp with LightGBM and slowed its training.
@@ -25,7 +36,7 @@ def kernel_threads(n_jobs, size):
 
     available = numba.config.NUMBA_NUM_THREADS
     wanted = available if n_jobs is None or n_jobs < 1 else min(int(n_jobs), available)
-    if size < SERIAL_BELOW:
+    if size < serial_below:
         wanted = 1
     with use_threads(wanted):
         yield
