@@ -128,6 +128,46 @@ def _logloss_replays(x, y, k, threads, train_params, lp):
     return lambda: xgb_fit(replaying(xgb_store)), lambda: lgb_fit(replaying(lgb_store))
 
 
+class _OwnReplay:
+    """An estimator fit whose objective hands back the gradients its own objective returned in a
+    recorded fit (``_base.make_objective`` swapped for the time of the fit): the same estimator,
+    the same starting score and trees, nothing computed per round. The estimator against its
+    replay is then what its focal objective costs inside the loop; the replay against the
+    library's classifier is the round trip, the focal trees' shape and the estimator's own
+    per-fit work."""
+
+    def __init__(self, make_estimator, x, y):
+        from boost_focal.estimators import _base
+
+        self._base, self._make, self._x, self._y = _base, make_estimator, x, y
+        self.store = []
+        real = _base.make_objective
+
+        def recording_make(*args, **kwargs):
+            objective = real(*args, **kwargs)
+
+            def recorded(margin):
+                grad, hess = objective(margin)
+                self.store.append((np.array(grad), np.array(hess)))  # the buffers are reused: copies
+                return grad, hess
+
+            return recorded
+
+        self.recorded_model = self._fit_with(recording_make)
+
+    def _fit_with(self, make):
+        real = self._base.make_objective
+        self._base.make_objective = make
+        try:
+            return self._make().fit(self._x, self._y)
+        finally:
+            self._base.make_objective = real
+
+    def __call__(self):
+        pairs = iter(self.store)
+        return self._fit_with(lambda *args, **kwargs: lambda margin: next(pairs))
+
+
 def _candidates(x, y, k, threads):
     import lightgbm as lgb
     import xgboost as xgb
@@ -143,6 +183,8 @@ def _candidates(x, y, k, threads):
     fl = FocalLoss(2.0)
     y32 = y.astype(np.float32)  # XGBoost builds its DMatrix ~25 ms faster at 1k rows from float32 labels
     xgb_replay, lgb_replay = _logloss_replays(x, y, k, threads, train_params, lp)
+    own_xgb = _OwnReplay(lambda: FocalXGBClassifier(**xp), x, y)
+    own_lgb = _OwnReplay(lambda: FocalLGBMClassifier(**lp), x, y)
     return {
         "xgb": lambda: xgb.XGBClassifier(**xp).fit(x, y),
         "xgb_float32_labels": lambda: xgb.XGBClassifier(**xp).fit(x, y32),
@@ -151,9 +193,11 @@ def _candidates(x, y, k, threads):
         "xgb.train(FocalLoss)": lambda: xgb.train(train_params, dtrain, ROUNDS, obj=fl),
         "xgb_train(FocalLoss)": lambda: xgb_train(train_params, dtrain, ROUNDS, obj=fl),
         "xgb_logloss_replay": xgb_replay,
+        "focal_xgb_own_replay": own_xgb,
         "lgb": lambda: lgb.LGBMClassifier(**lp).fit(x, y),
         "focal_lgb": lambda: FocalLGBMClassifier(**lp).fit(x, y),
         "lgb_logloss_replay": lgb_replay,
+        "focal_lgb_own_replay": own_lgb,
     }
 
 
@@ -186,10 +230,18 @@ def _rows(n, k, t, load, threads, clock):
         ratio_row("floor: logloss gradients replayed through boost_focal.xgb_train (precomputed, nothing "
                   "computed) vs XGBClassifier", "xgb_logloss_replay", "xgb", xv),
         ratio_row("FocalXGBClassifier vs that logloss replay", "focal_xgb", "xgb_logloss_replay", xv),
+        ratio_row("FocalXGBClassifier with its own gradients replayed (same estimator and trees, objective "
+                  "computes nothing) vs XGBClassifier", "focal_xgb_own_replay", "xgb", xv),
+        ratio_row("FocalXGBClassifier vs that replay of its own gradients (the focal objective's cost in the "
+                  "loop)", "focal_xgb", "focal_xgb_own_replay", xv),
         ratio_row("FocalLGBMClassifier vs LGBMClassifier", "focal_lgb", "lgb", lv, lgb_target),
         ratio_row("floor: logloss gradients replayed through lgb.train (precomputed, nothing computed) "
                   "vs LGBMClassifier", "lgb_logloss_replay", "lgb", lv),
         ratio_row("FocalLGBMClassifier vs that logloss replay", "focal_lgb", "lgb_logloss_replay", lv),
+        ratio_row("FocalLGBMClassifier with its own gradients replayed (same estimator and trees, objective "
+                  "computes nothing) vs LGBMClassifier", "focal_lgb_own_replay", "lgb", lv),
+        ratio_row("FocalLGBMClassifier vs that replay of its own gradients (the focal objective's cost in the "
+                  "loop)", "focal_lgb", "focal_lgb_own_replay", lv),
     ]
 
 

@@ -131,6 +131,29 @@ def test_small_data_logloss_replay_grows_the_classifiers_models(monkeypatch, k):
     assert np.max(np.abs(want_x - want_x.mean(axis=0))) > 0.1
 
 
+@pytest.mark.parametrize("k", [2, 3])
+def test_small_data_own_replay_grows_the_estimators_model(k):
+    """The estimator replaying its own recorded gradients fits the same model bit for bit (so the
+    row "estimator vs its replay" is the objective's cost alone), and the real objective is
+    restored afterwards."""
+    pytest.importorskip("xgboost")
+    pytest.importorskip("lightgbm")
+    from benchmarks import bench_small
+    from boost_focal.estimators import _base
+
+    real = _base.make_objective
+    x, y = bench_training.binary_data(600) if k == 2 else bench_training.softmax_data(600, k)
+    y = y.astype(np.int64)
+    for make in (lambda: bench_small.FocalXGBClassifier(n_estimators=8, n_jobs=1),
+                 lambda: bench_small.FocalLGBMClassifier(n_estimators=8, n_jobs=1, verbose=-1)):
+        replay = bench_small._OwnReplay(make, x, y)
+        assert len(replay.store) == 8 and _base.make_objective is real
+        replayed = replay()
+        assert _base.make_objective is real
+        assert np.array_equal(replayed.decision_function(x), replay.recorded_model.decision_function(x))
+        assert np.array_equal(replayed.predict_proba(x), replay.recorded_model.predict_proba(x))
+
+
 def test_seed_twin_summary_counts_tables_within_the_bound(tmp_path, monkeypatch):
     """calibration_noise.summary: seed 1 within 1.05x of seed 0 on log loss AND Brier, one way and both."""
     import json
