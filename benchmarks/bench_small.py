@@ -105,11 +105,10 @@ def _logloss_replays(x, y, k, threads, train_params, lp):
 
     start = _prior_margin(y, k)
     base_margin = np.tile(start, (y.size, 1)) if k > 2 else np.full(y.size, start)
-    xgb_params = dict(train_params, objective="binary:logistic" if k == 2 else "multi:softprob")
 
     def xgb_fit(obj):
         dtrain = xgb.QuantileDMatrix(x, label=y, base_margin=base_margin, nthread=threads)
-        return xgb_train(xgb_params, dtrain, ROUNDS, obj=obj)
+        return xgb_train(train_params, dtrain, ROUNDS, obj=obj)
 
     lgb_params = {
         "max_depth": lp["max_depth"], "num_leaves": lp["num_leaves"], "learning_rate": lp["learning_rate"],
@@ -219,6 +218,19 @@ def _rows(n, k, t, load, threads, clock):
             f"<= {target:.2f}x" if target else "", verdict(r, target) if target else "", extra,
         )
 
+    def replay_rows(estimator, classifier, loop, tag, versions):
+        """The four decomposition rows of one library (see the module docstring)."""
+        own, logloss = f"focal_{tag}_own_replay", f"{tag}_logloss_replay"
+        return [
+            ratio_row(f"floor: logloss gradients replayed through {loop} (precomputed, nothing computed) "
+                      f"vs {classifier}", logloss, tag, versions),
+            ratio_row(f"{estimator} vs that logloss replay", f"focal_{tag}", logloss, versions),
+            ratio_row(f"{estimator} with its own gradients replayed (same estimator and trees, objective "
+                      f"computes nothing) vs {classifier}", own, tag, versions),
+            ratio_row(f"{estimator} vs that replay of its own gradients (the focal objective's cost in the "
+                      "loop)", f"focal_{tag}", own, versions),
+        ]
+
     return [
         ratio_row("FocalXGBClassifier vs XGBClassifier", "focal_xgb", "xgb", xv, xgb_target),
         ratio_row("FocalXGBClassifier vs XGBClassifier given the labels as float32 (its fastest input)",
@@ -227,21 +239,9 @@ def _rows(n, k, t, load, threads, clock):
                   "focal_xgb_via_xgb_train", "xgb", xv),
         ratio_row("boost_focal.xgb_train vs xgb.train, obj=FocalLoss(2), same DMatrix",
                   "xgb_train(FocalLoss)", "xgb.train(FocalLoss)", xv),
-        ratio_row("floor: logloss gradients replayed through boost_focal.xgb_train (precomputed, nothing "
-                  "computed) vs XGBClassifier", "xgb_logloss_replay", "xgb", xv),
-        ratio_row("FocalXGBClassifier vs that logloss replay", "focal_xgb", "xgb_logloss_replay", xv),
-        ratio_row("FocalXGBClassifier with its own gradients replayed (same estimator and trees, objective "
-                  "computes nothing) vs XGBClassifier", "focal_xgb_own_replay", "xgb", xv),
-        ratio_row("FocalXGBClassifier vs that replay of its own gradients (the focal objective's cost in the "
-                  "loop)", "focal_xgb", "focal_xgb_own_replay", xv),
+        *replay_rows("FocalXGBClassifier", "XGBClassifier", "boost_focal.xgb_train", "xgb", xv),
         ratio_row("FocalLGBMClassifier vs LGBMClassifier", "focal_lgb", "lgb", lv, lgb_target),
-        ratio_row("floor: logloss gradients replayed through lgb.train (precomputed, nothing computed) "
-                  "vs LGBMClassifier", "lgb_logloss_replay", "lgb", lv),
-        ratio_row("FocalLGBMClassifier vs that logloss replay", "focal_lgb", "lgb_logloss_replay", lv),
-        ratio_row("FocalLGBMClassifier with its own gradients replayed (same estimator and trees, objective "
-                  "computes nothing) vs LGBMClassifier", "focal_lgb_own_replay", "lgb", lv),
-        ratio_row("FocalLGBMClassifier vs that replay of its own gradients (the focal objective's cost in the "
-                  "loop)", "focal_lgb", "focal_lgb_own_replay", lv),
+        *replay_rows("FocalLGBMClassifier", "LGBMClassifier", "lgb.train", "lgb", lv),
     ]
 
 

@@ -12,8 +12,8 @@ in); float64 outputs keep using the libm-based reference kernels. Why float64 ar
 relative error of r^gamma = e^(gamma log r) is gamma times the absolute error of log r, and a
 float32 log r (ulp 4e-8 at log 2) alone puts 14 ulps into r^gamma at gamma = 20. Measured
 against the float64 reference (tests/test_fastmath.py, benchmarks/run.py): exp_vec,
-log1p_unit_vec and log1p_vec are within 1e-10, 1e-11 and 1e-11 relative; the float32 gradients and Hessians within about
-half a float32 ulp (i.e. correctly rounded but for ties) for gamma up to 50.
+log1p_unit_vec and log1p_vec are within 1e-10, 1e-11 and 1e-11 relative; the float32 gradients
+and Hessians within about half a float32 ulp (i.e. correctly rounded but for ties) for gamma up to 50.
 
 The formulas are those of :func:`boost_focal._scalar.focal_terms` (the single source of truth,
 see ``docs/math.md``), term for term; only how exp and log1p are evaluated differs.
