@@ -42,6 +42,7 @@ import weakref
 
 import numpy as np
 
+from ._cpu import training_threads
 from ._validation import check_labels, check_margin, check_sample_weight
 
 # LightGBM hands over float64 margins but converts gradients to float32 before using them
@@ -261,7 +262,9 @@ def _finite_check(margin, name):
 
 
 def _grad_hess(loss, z, entry, shape, dtype=None, recheck=None):
-    grad, hess = loss._grad_hess_checked(z, entry.y, entry.w, entry.alpha_for(loss), dtype=dtype, recheck=recheck)
+    # inside the library's training loop: one kernel thread for small calls (_cpu.training_threads)
+    with training_threads(np.size(z)):
+        grad, hess = loss._grad_hess_checked(z, entry.y, entry.w, entry.alpha_for(loss), dtype=dtype, recheck=recheck)
     if grad.shape != shape:  # an (n, 1) margin was squeezed to (n,) for the binary kernel
         grad, hess = grad.reshape(shape), hess.reshape(shape)
     return grad, hess

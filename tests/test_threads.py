@@ -145,3 +145,39 @@ def test_serial_blas_leaves_other_threads_unlimited():
     t.join(10)
     assert seen == [before]
     assert counts() == before
+
+
+def test_adapter_objectives_run_one_kernel_thread_below_the_training_bound(monkeypatch):
+    """FocalLoss as the objective of xgb.train / lgb.train (the framework adapters) keeps the
+    kernels on one thread below _cpu.TRAINING_SERIAL_BELOW entries, as the estimators do, unless
+    the caller chose a count with use_threads; above the bound it uses Numba's count."""
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("one thread either way on a one-core machine")
+    import lightgbm as lgb
+    import xgboost as xgb
+
+    from boost_focal import FocalLoss
+
+    seen = []
+    real = FocalLoss._grad_hess_checked
+
+    def spy(self, *args, **kwargs):
+        seen.append(_cpu.thread_count())
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(FocalLoss, "_grad_hess_checked", spy)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 3))
+    y = (X[:, 0] > 0).astype(float)
+    fl = FocalLoss(2.0)
+    xgb.train({"objective": "binary:logistic", "nthread": 1}, xgb.DMatrix(X, label=y), 2, obj=fl)
+    lgb.train({"objective": fl, "metric": "None", "verbose": -1, "num_threads": 1}, lgb.Dataset(X, y), 2)
+    assert seen == [1, 1, 1, 1]
+    seen.clear()
+    with _cpu.use_threads(2):
+        xgb.train({"objective": "binary:logistic", "nthread": 1}, xgb.DMatrix(X, label=y), 1, obj=fl)
+    assert seen == [2]
+    seen.clear()
+    monkeypatch.setattr(_cpu, "TRAINING_SERIAL_BELOW", 100)
+    xgb.train({"objective": "binary:logistic", "nthread": 1}, xgb.DMatrix(X, label=y), 1, obj=fl)
+    assert seen == [_cpu.thread_count()]

@@ -8,18 +8,11 @@ another thread costs more than the work on a few thousand rows.
 import threading
 from contextlib import contextmanager, nullcontext
 
+from .._cpu import TRAINING_SERIAL_BELOW  # noqa: F401 (the bound inside a training loop; measured there)
+
 # Below this many margin entries a kernel runs on one thread.
 SERIAL_BELOW = 10_000
-# ... and inside a library's training loop (the estimators' objective), below this many. Right
-# after each boosting round the library's OpenMP workers keep spinning for a few milliseconds, so
-# a second kernel thread shares a core with a spinning one for all of a short call. In whole fits
-# (200 rounds, 2 threads, 2-core VM, 11-15 pairs in turns, medians of the ratios to the library's
-# classifier, 2026-12-03): K=5 at 50k rows (250k entries) 1.11x -> 1.05x (LightGBM) and
-# 1.14x -> 1.03x (XGBoost) on one kernel thread; the objective's own time in the loop at
-# 200k x 5 was 9.6 ms on two threads against 11.2 ms on one, and at 1M binary 6.4-6.7 ms against
-# 6.9-7.5 ms, so larger calls keep the threads. (Binary calls under 80k rows run on one thread
-# anyway: _cpu.MIN_ROWS_PER_THREAD.)
-TRAINING_SERIAL_BELOW = 500_000
+# (Inside a library's training loop the estimators' objective uses _cpu.TRAINING_SERIAL_BELOW.)
 
 
 @contextmanager
