@@ -396,3 +396,21 @@ def _focal_pow_const(r, kind):
     if kind % 2 == 1:
         out *= math.sqrt(r)
     return out
+
+
+def test_fmin_fmax_follow_pythons_min_and_max():
+    """fmin/fmax (compare-and-select intrinsics standing in for Numba's builtin min/max) return
+    what Python's min/max return, bit for bit, NaNs, signed zeros and infinities included: the
+    first argument unless the second compares below (fmin) / above (fmax) it."""
+
+    @njit
+    def both(a, b):
+        return fm.fmin(a, b), fm.fmax(a, b)
+
+    values = [math.nan, -math.inf, -1e300, -1.5, -0.0, 0.0, 5e-324, 2.0, math.inf]
+    for a in values:
+        for b in values:
+            got = both(a, b)
+            want = (min(a, b), max(a, b))
+            for g, w in zip(got, want):
+                assert np.float64(g).tobytes() == np.float64(w).tobytes(), (a, b, got, want)
