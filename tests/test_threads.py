@@ -11,6 +11,22 @@ from boost_focal import FocalLGBMClassifier, FocalXGBClassifier, _cpu
 from boost_focal.estimators._threads import kernel_threads, serial_blas
 
 
+@pytest.fixture
+def kernel_thread_counts(monkeypatch):
+    """The kernel thread count (_cpu.thread_count) at each FocalLoss._grad_hess_checked call."""
+    from boost_focal import FocalLoss
+
+    seen = []
+    real = FocalLoss._grad_hess_checked
+
+    def spy(self, *args, **kwargs):
+        seen.append(_cpu.thread_count())
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(FocalLoss, "_grad_hess_checked", spy)
+    return seen
+
+
 def test_use_threads_nests_and_restores():
     outer = _cpu.thread_count()
     with _cpu.use_threads(1):
@@ -33,21 +49,14 @@ def test_kernel_threads_caps_at_numba_and_goes_serial_for_small_inputs():
         assert _cpu.thread_count() == 1
 
 
-def test_training_objective_runs_one_kernel_thread_below_the_training_bound(monkeypatch):
+def test_training_objective_runs_one_kernel_thread_below_the_training_bound(kernel_thread_counts):
     """Inside the libraries' training loops the estimators' objective keeps the kernels on one
     thread below TRAINING_SERIAL_BELOW entries (the library's OpenMP workers spin meanwhile) and
     gives them n_jobs threads above it."""
     from boost_focal import FocalLoss
     from boost_focal.estimators import _base, _threads
 
-    seen = []
-    real = FocalLoss._grad_hess_checked
-
-    def spy(self, *args, **kwargs):
-        seen.append(_cpu.thread_count())
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(FocalLoss, "_grad_hess_checked", spy)
+    seen = kernel_thread_counts
     bound = _threads.TRAINING_SERIAL_BELOW
     for n, k in ((bound // 5 - 1, 5), (bound // 5, 5), (50_000, 2)):
         y = np.arange(n) % k
@@ -147,7 +156,7 @@ def test_serial_blas_leaves_other_threads_unlimited():
     assert counts() == before
 
 
-def test_adapter_objectives_run_one_kernel_thread_below_the_training_bound(monkeypatch):
+def test_adapter_objectives_run_one_kernel_thread_below_the_training_bound(kernel_thread_counts, monkeypatch):
     """FocalLoss as the objective of xgb.train / lgb.train (the framework adapters) keeps the
     kernels on one thread below _cpu.TRAINING_SERIAL_BELOW entries, as the estimators do, unless
     the caller chose a count with use_threads; above the bound it uses Numba's count."""
@@ -158,14 +167,7 @@ def test_adapter_objectives_run_one_kernel_thread_below_the_training_bound(monke
 
     from boost_focal import FocalLoss
 
-    seen = []
-    real = FocalLoss._grad_hess_checked
-
-    def spy(self, *args, **kwargs):
-        seen.append(_cpu.thread_count())
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(FocalLoss, "_grad_hess_checked", spy)
+    seen = kernel_thread_counts
     rng = np.random.default_rng(0)
     X = rng.normal(size=(400, 3))
     y = (X[:, 0] > 0).astype(float)
