@@ -10,6 +10,12 @@ to the seed; the report counts, per engine x regime, the binary tables on which 
 AND Brier are within 1.05x of seed 0's, and the same with the roles swapped (a model is within
 1.05x of its twin in both directions only when they differ by less than 5%).
 
+``report`` also scores each twin as the calibration target scores the focal estimators: against
+the library's *default* logloss classifier (no subsampling) whose per-fold rows
+``default_calibration.py`` cached, on the same folds. That is the pass rate, and the worst ratio,
+of a model that differs from the reference only by 80% row subsampling (an equally sensible
+logloss model), next to the default focal estimator's from the same cache.
+
     python benchmarks/calibration_noise.py run [--jobs 2] [tables...]
     python benchmarks/calibration_noise.py report
 
@@ -114,11 +120,58 @@ def summary():
     return out
 
 
+def _fold_mean(rows, engine, regime, **match):
+    sel = [r for r in rows if r["engine"] == engine and r["regime"] == regime
+           and all(r.get(k) == v for k, v in match.items())]
+    return {key: float(np.mean([r[key] for r in sel])) for key in ("log_loss", "brier")}
+
+
+def against_default(cache=dc.CACHE):
+    """{(engine, regime): {who: dict(small, small_total, large, large_total, max_ratio, above_1_2)}}
+    for who in seed 0, seed 1 (logloss with 80% row subsampling) and the default focal estimator
+    (calibrated), each scored against the default logloss classifier of default_calibration.py on
+    the same folds: log loss AND Brier within 1.05x, by table size (< 1,000 rows or more), the
+    worst fold-mean log-loss ratio and how many tables are above 1.2x. Binary tables that both
+    caches hold."""
+    out = {}
+    for path in sorted(OUT.glob("*.json")):
+        twin = json.loads(path.read_text())
+        default_path = cache / f"{path.stem}.f5.json"
+        if twin["info"]["classes"] != 2 or not default_path.exists():
+            continue
+        default = json.loads(default_path.read_text())["rows"]
+        small = twin["info"]["rows"] < 1000
+        for engine in ("xgboost", "lightgbm"):
+            for regime in dc.ROUNDS:
+                base = _fold_mean(default, engine, regime, model="logloss")
+                candidates = {f"seed {s}": _fold_mean(twin["rows"], engine, regime, seed=s) for s in SEEDS}
+                candidates["focal default"] = _fold_mean(default, engine, regime, model="focal", output="calibrated")
+                for who, m in candidates.items():
+                    ratio = {key: m[key] / base[key] for key in m}
+                    ok = ratio["log_loss"] <= 1.05 and ratio["brier"] <= 1.05
+                    a = out.setdefault((engine, regime), {}).setdefault(
+                        who, dict(small=0, small_total=0, large=0, large_total=0, max_ratio=0.0, above_1_2=0))
+                    size = "small" if small else "large"
+                    a[size] += ok
+                    a[size + "_total"] += 1
+                    a["max_ratio"] = max(a["max_ratio"], ratio["log_loss"])
+                    a["above_1_2"] += ratio["log_loss"] > 1.2
+    return out
+
+
 def report(args):
     for (engine, regime), s in summary().items():
         print(f"{engine:8s} {regime:9s} seed 1 within 1.05x of seed 0: {s['one_way']}/{s['tables']} "
               f"(< 1000 rows: {s['small']}/{s['small_total']}); both ways: {s['both_ways']}/{s['tables']}; "
               f"median |log ratio| {s['median_abs_log_ratio']:.3f}")
+    print("\nagainst the default logloss classifier (default_calibration.py's cache, same folds):")
+    for (engine, regime), whos in against_default().items():
+        for who, a in whos.items():
+            total = a["small"] + a["large"]
+            n = a["small_total"] + a["large_total"]
+            print(f"{engine:8s} {regime:9s} {who:13s} within 1.05x: {total}/{n} (< 1000 rows: {a['small']}/"
+                  f"{a['small_total']}, >= 1000: {a['large']}/{a['large_total']}); worst log-loss ratio "
+                  f"{a['max_ratio']:.2f}, above 1.2x on {a['above_1_2']}")
 
 
 def main(argv=None):

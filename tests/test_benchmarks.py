@@ -177,6 +177,48 @@ def test_seed_twin_summary_counts_tables_within_the_bound(tmp_path, monkeypatch)
     assert (s["tables"], s["one_way"], s["both_ways"], s["small"], s["small_total"]) == (3, 2, 1, 1, 2)
 
 
+def test_seed_twins_against_the_default_logloss_classifier(tmp_path, monkeypatch):
+    """calibration_noise.against_default: each twin and the default focal estimator scored against
+    the cached default logloss classifier (log loss AND Brier within 1.05x, by table size, worst
+    ratio, count above 1.2x); tables missing from either cache are skipped."""
+    import json
+
+    from benchmarks import calibration_noise as cn
+
+    twins, default = tmp_path / "twins", tmp_path / "default"
+    twins.mkdir()
+    default.mkdir()
+    monkeypatch.setattr(cn, "OUT", twins)
+
+    def table(name, rows, seed1, focal, cached=True):
+        twin_rows, default_rows = [], []
+        for engine in ("xgboost", "lightgbm"):
+            for regime in ("unstopped", "stopped"):
+                key = dict(engine=engine, regime=regime)
+                for fold in (0, 1):
+                    for seed, (ll, br) in ((0, (0.10, 0.05)), (1, seed1)):
+                        twin_rows.append(dict(key, seed=seed, fold=fold, log_loss=ll, brier=br))
+                    default_rows.append(dict(key, fold=fold, model="logloss", output="-", log_loss=0.10, brier=0.05))
+                    default_rows.append(dict(key, fold=fold, model="focal", output="calibrated",
+                                             log_loss=focal[0], brier=focal[1]))
+                    default_rows.append(dict(key, fold=fold, model="focal", output="posterior",
+                                             log_loss=9.0, brier=9.0))  # not the default output: ignored
+        (twins / f"{name}.json").write_text(json.dumps({"info": {"rows": rows, "classes": 2}, "rows": twin_rows}))
+        if cached:
+            (default / f"{name}.f5.json").write_text(json.dumps({"info": {}, "rows": default_rows}))
+
+    table("small_same", 500, (0.10, 0.05), (0.104, 0.05))
+    table("small_worse", 500, (0.13, 0.05), (0.10, 0.06))  # seed 1 1.3x log loss; focal Brier 1.2x
+    table("large", 5000, (0.10, 0.05), (0.20, 0.05))  # focal 2x log loss
+    table("uncached", 5000, (9.0, 9.0), (9.0, 9.0), cached=False)
+    out = cn.against_default(cache=default)[("lightgbm", "stopped")]
+    assert out["seed 0"] == dict(small=2, small_total=2, large=1, large_total=1, max_ratio=1.0, above_1_2=0)
+    assert out["seed 1"] == dict(small=1, small_total=2, large=1, large_total=1, max_ratio=pytest.approx(1.3),
+                                 above_1_2=1)
+    assert out["focal default"] == dict(small=1, small_total=2, large=0, large_total=1,
+                                        max_ratio=pytest.approx(2.0), above_1_2=1)
+
+
 def test_calibration_variant_constants_reach_the_temperature_fit(monkeypatch):
     """calibration_variants --calibration: a known constant of _calibration is set (and changes what
     fit_temperature may return), an unknown name is refused before any fit."""
