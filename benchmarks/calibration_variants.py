@@ -17,6 +17,9 @@ early-stopped tables" of ``docs/calibration_choice.md``), ``--calibration`` sett
     python benchmarks/calibration_variants.py run small_tmin07 --calibration MIN_TEMPERATURE=0.7 --regimes stopped --max-rows 1000
     python benchmarks/calibration_variants.py run small_prior_half --calibration PRIOR_SD_LOG_T=0.1,PRIOR_SD_SHIFT=0.25 --regimes stopped --max-rows 1000
     python benchmarks/calibration_variants.py run small_scale3 --params loss_scale=3.0 --regimes stopped --max-rows 1000
+    python benchmarks/calibration_variants.py run small_scale05 --params loss_scale=0.5 --regimes stopped --max-rows 1000
+    python benchmarks/calibration_variants.py run small_scale025 --params loss_scale=0.25 --regimes stopped --max-rows 1000
+    python benchmarks/calibration_variants.py run small_scale05_stopll --params loss_scale=0.5,eval_metric=logloss --regimes stopped --max-rows 1000
 
 ``run`` caches per-table rows in ``benchmarks/results/calibration_variants/TAG/`` (delete to
 rerun; ``--jobs 2`` for two processes); ``report`` prints, per engine x regime, on how many
