@@ -30,7 +30,7 @@ import numba
 import numpy as np
 from numba import njit
 
-from . import _posterior
+from . import _native, _posterior
 from ._fastmath import (
     FLAGS,
     POW_GENERAL,
@@ -46,10 +46,6 @@ from ._fastmath import (
     softmax_other_vec,
 )
 from ._scalar import (
-    HESS_ABS,
-    HESS_BOHNING,
-    HESS_CLIP,
-    HESS_EXACT,
     binary_element,
     softmax_row,
     softmax_row_loss,
@@ -311,7 +307,7 @@ def labels_in_range(y, top):
 # from the float64 reference for any gamma.
 #
 # Specialisation: the binary kernel is compiled per (Hessian mode, weighted), the softmax kernel
-# per Hessian mode; the r^gamma method (pow_kind) is a runtime argument of both, a loop-invariant
+# once (its output stage per Hessian mode, called by address); the r^gamma method (pow_kind) is a runtime argument of both, a loop-invariant
 # branch that LLVM unswitches into one SIMD loop per method (see binary_fast_kernel,
 # _softmax_focal_stage), so one compiled kernel serves every gamma. (Written as one loop since
 # 2026-12-03: a loop per method made Numba type the loop body twice, about 1.2 s more compilation
@@ -398,8 +394,9 @@ def binary_fast_kernel(mode, weighted):
 # most of the work to scalar remainders, and strided gathers are slow on AMD cores). Per-row
 # sums still run over k in order: no floating-point reassociation.
 #
-# Compile time: the stages are separate functions, shared by every gamma and mode except the
-# output stage (one variant per Hessian mode). The focal terms (stage 3) were once inline in a
+# Compile time: the stages are separate functions with one signature each, shared by every gamma,
+# mode and input dtype except the output stage (one variant per Hessian mode), and the kernel
+# calls them by address (see _stage_addresses). The focal terms (stage 3) were once inline in a
 # kernel per gamma kind, about 1 s of compilation for every new gamma; they are now one stage
 # for all gammas. One function holding everything took ~10 s to compile (Numba's inlining and
 # typing grow faster than linearly with size); the stages take well under 1 s each.
@@ -413,34 +410,18 @@ def _softmax_exps_stage():
     source_key = SOURCE_KEY
 
     @njit(**_STAGE)
-    def stage(z, class_major, start, nb, y, t, label, m, top, rest, zy, u, inv_s, top_rest):
-        """Stages 1-2 on rows start..start+nb of z: t = e^(z_k - m) transposed to (K, nb); label, m,
-        top, rest, z_y; then u = (z_y - m) - log s, 1/s and 1 - pi_top.
+    def stage(nb, t, label, m, top, rest, zy, u, inv_s, top_rest):
+        """Stages 1-2 on a block of nb rows whose margins the kernel has transposed into t (K, nb)
+        and whose labels it has read into label (a label that is not a class index read as 0 and
+        flagged by inv_s = 0): t = e^(z_k - m); m, top, rest, z_y; then u = (z_y - m) - log s,
+        1/s and 1 - pi_top.
 
-        z is (n, K), or (K, n) when ``class_major`` (LightGBM's layout: an F-ordered (n, K) margin
-        passed as its C-ordered transpose, so that no copy is made and one compiled kernel serves
-        both layouts). Returns how many rows of the block have a non-finite margin or a label
-        that is not an integer in 0..K-1 (validation folded into the pass; such a label is read
-        as 0, so that the class weights are never indexed out of range, and the caller raises
-        the clear error).
+        Returns how many rows of the block have a non-finite margin or an invalid label
+        (validation folded into the pass; the caller raises the clear error). Compiled for one
+        signature (_EXPS_ARGS) whatever the margins' and labels' dtypes: the kernel reads those.
         """
         source_key  # noqa: B018 (part of the cache key, see SOURCE_KEY)
         k_count = t.shape[0]
-        if class_major:
-            for k in range(k_count):
-                for j in range(nb):
-                    t[k, j] = z[k, start + j]
-        else:
-            for j in range(nb):
-                for k in range(k_count):
-                    t[k, j] = z[start + j, k]
-        # Labels first (their validity depends on y alone): one that is not a class index is read
-        # as 0 and flagged in inv_s (1/s is written at the end).
-        for j in range(nb):
-            yj = np.float64(y[start + j])
-            valid = (yj >= 0.0) & (yj <= k_count - 1.0) & (yj == math.floor(yj))
-            inv_s[j] = 1.0 if valid else 0.0
-            label[j] = np.int32(yj) if valid else np.int32(0)
         for j in range(nb):
             m[j] = -np.inf
             top[j] = -1
@@ -570,34 +551,56 @@ def _softmax_output_stage(mode):
     return stage
 
 
-# Every variant of stage 4, as module globals: the kernel below names them in branches on its
-# closure constant, which Numba prunes before typing, so a kernel compiles (and its cache entry
-# holds) only the stage it uses. (Capturing the stage dispatcher itself in the closure would put
-# it into Numba's cache key, which must be picklable and stable across processes.)
-_OUTPUT_EXACT = _softmax_output_stage(HESS_EXACT)
-_OUTPUT_BOHNING = _softmax_output_stage(HESS_BOHNING)
-_OUTPUT_ABS = _softmax_output_stage(HESS_ABS)
-_OUTPUT_CLIP = _softmax_output_stage(HESS_CLIP)
+# The stages are compiled once each, for one signature, and the kernel calls them through their
+# addresses (boost_focal._native): it links none of their code, so LLVM neither optimises nor
+# emits it again for every kernel variant (a cold K = 5 first fit, six runs in turns on the 2-core
+# VM, 2026-12-03: compilation 3.18 -> 2.33 s, median; same bits). The stages' work per call is a
+# block of SOFTMAX_BLOCK rows; the kernel is 1-4% slower (calls LLVM can no longer inline).
+_F8_1 = numba.types.Array(numba.types.float64, 1, "C")
+_F8_2 = numba.types.Array(numba.types.float64, 2, "C")
+_I4_1 = numba.types.Array(numba.types.int32, 1, "C")
+_F4_2 = numba.types.Array(numba.types.float32, 2, "C")
+_i8, _f8 = numba.types.int64, numba.types.float64
+_EXPS_ARGS = (_i8, _F8_2, _I4_1, _F8_1, _I4_1, _F8_1, _F8_1, _F8_1, _F8_1, _F8_1)
+_FOCAL_ARGS = (_i8, _F8_1, _f8, _i8, _f8, _F8_1, _F8_1, _F8_1)
+_OUTPUT_ARGS = (_i8, _F8_2, _F8_2, _I4_1, _I4_1, _F8_1, _F8_1, _F8_1, _F8_1, _F8_1, _F8_1,
+                numba.types.boolean, _i8, _F4_2, _F4_2)
+_call_exps = _native.caller("softmax stage 1", _EXPS_ARGS, _i8)
+_call_focal = _native.caller("softmax stage 3", _FOCAL_ARGS, numba.types.none)
+_call_output = _native.caller("softmax stage 4", _OUTPUT_ARGS, numba.types.none)
 
 
 @functools.lru_cache(maxsize=None)
-def softmax_fast_kernel(mode):
+def _stage_addresses(mode):
+    """(stage 1, stage 3, stage 4 for ``mode``) compiled (or loaded from the cache) in this
+    process, as the addresses the softmax kernel calls."""
+    return (
+        _native.address(_softmax_exps_stage(), _EXPS_ARGS),
+        _native.address(_softmax_focal_stage(), _FOCAL_ARGS),
+        _native.address(_softmax_output_stage(mode), _OUTPUT_ARGS),
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def softmax_fast_kernel():
     """kernel(z, y, w, lo, hi, z_major, gamma, kind, alpha, bohning, grad, hess, out_major,
-    *softmax_scratch(hi - lo, K)) for float32 grad/hess, rows lo..hi.
+    *softmax_scratch(hi - lo, K), *_stage_addresses(mode)) for float32 grad/hess, rows lo..hi.
 
     All arrays are whole and C-contiguous: z float32 or float64 (n, K), or (K, n) when z_major
     (an F-ordered (n, K) margin passed as its transpose: LightGBM's margins), grad/hess float32
     (n, K), or (K, n) when out_major. So one compiled kernel serves both layouts, LightGBM's
     margins are read and its class-major gradients written without a copy, and threads split rows
     by range rather than by slicing (a row slice of a class-major array would be non-contiguous,
-    another compiled variant). Runs the stages block by block. One compiled kernel per Hessian
-    mode serves every gamma: ``kind`` (pow_kind(gamma)) is a runtime argument of stage 3 (a
-    kernel per gamma kind cost about 1 s of compilation for each new gamma).
+    another compiled variant). Runs the stages block by block, through their addresses. One
+    compiled kernel serves every gamma and Hessian mode: ``kind`` (pow_kind(gamma)) is a runtime
+    argument of stage 3 (a kernel per gamma kind cost about 1 s of compilation for each new
+    gamma), and the mode is which stage 4 the caller passes.
     """
     source_key = SOURCE_KEY
 
     @njit(**_SOFTMAX_KERNEL)
-    def kernel(z, y, w, lo, hi, z_major, gamma, kind, alpha, bohning, grad, hess, out_major, scratch, ints):
+    def kernel(z, y, w, lo, hi, z_major, gamma, kind, alpha, bohning, grad, hess, out_major, scratch, ints,
+               exps_stage, focal_stage, output_stage):
         source_key  # noqa: B018 (part of the cache key, see above)
         k_count = z.shape[0] if z_major else z.shape[1]
         # Scratch from the caller (softmax_scratch): allocating here would compile np.empty's
@@ -610,19 +613,31 @@ def softmax_fast_kernel(mode):
         bad = 0
         for start in range(lo, hi, SOFTMAX_BLOCK):
             nb = SOFTMAX_BLOCK if start + SOFTMAX_BLOCK < hi else hi - start
-            bad += _EXPS_STAGE(z, z_major, start, nb, y, t, label, m, top, rest, zy, u, inv_s, top_rest)
+            # The block's margins transposed to (K, nb) and its labels read: the two loops that
+            # depend on the input dtypes and layout stay here, so the stages have one signature.
+            # z is (n, K), or (K, n) when z_major (LightGBM's F-ordered margins passed as their
+            # C-ordered transpose, read without a copy).
+            if z_major:
+                for k in range(k_count):
+                    for j in range(nb):
+                        t[k, j] = z[k, start + j]
+            else:
+                for j in range(nb):
+                    for k in range(k_count):
+                        t[k, j] = z[start + j, k]
+            # A label that is not a class index is read as 0 (so alpha is never indexed out of
+            # range) and flagged by inv_s = 0 (stage 1 counts it, then writes 1/s there).
+            for j in range(nb):
+                yj = np.float64(y[start + j])
+                valid = (yj >= 0.0) & (yj <= k_count - 1.0) & (yj == math.floor(yj))
+                inv_s[j] = 1.0 if valid else 0.0
+                label[j] = np.int32(yj) if valid else np.int32(0)
+            bad += _call_exps(exps_stage, nb, t, label, m, top, rest, zy, u, inv_s, top_rest)
             for j in range(nb):
                 d2[j] = alpha[label[j]]  # gathered first: stage 3 stays a pure map
-            _FOCAL_STAGE(nb, u, gamma, kind, bohning, d1, d2, floor)
-            out = (nb, t, ht, label, top, inv_s, top_rest, d1, d2, floor, w, out_major, start, grad, hess)
-            if mode == HESS_BOHNING:
-                _OUTPUT_BOHNING(*out)
-            elif mode == HESS_EXACT:
-                _OUTPUT_EXACT(*out)
-            elif mode == HESS_ABS:
-                _OUTPUT_ABS(*out)
-            else:
-                _OUTPUT_CLIP(*out)
+            _call_focal(focal_stage, nb, u, gamma, kind, bohning, d1, d2, floor)
+            _call_output(output_stage, nb, t, ht, label, top, inv_s, top_rest, d1, d2, floor, w, out_major,
+                         start, grad, hess)
         return bad
 
     return kernel
@@ -649,7 +664,7 @@ def softmax_grad_hess_f32(z, y, w, gamma, alpha, mode, bohning, grad, hess):
 
     Returns the number of rows with a non-finite margin or a label not in 0..K-1 (0: all valid).
     """
-    kernel = softmax_fast_kernel(mode)
+    kernel = softmax_fast_kernel()
     alpha = np.ascontiguousarray(alpha, dtype=np.float64)
     n, k = z.shape
     z, z_major = _c_view(z)
@@ -657,11 +672,13 @@ def softmax_grad_hess_f32(z, y, w, gamma, alpha, mode, bohning, grad, hess):
     hess, hess_major = _c_view(hess, output=True)
     if hess_major != out_major:
         raise ValueError("grad and hess must be in the same memory order (both C or both F)")
+    w = np.ascontiguousarray(w, dtype=np.float64)  # stage 4's one signature (w * g in float64 either way)
     front = (z, y, w)
     back = (z_major, float(gamma), pow_kind(gamma), alpha, float(bohning), grad, hess, out_major)
+    stages = _stage_addresses(mode)
 
     def args_for(lo, hi):  # scratch of its own for every call (calls run in parallel threads)
-        return (*front, lo, hi, *back, *softmax_scratch(hi - lo, k))
+        return (*front, lo, hi, *back, *softmax_scratch(hi - lo, k), *stages)
 
     min_rows = max(MIN_ROWS_PER_THREAD // k, SOFTMAX_BLOCK)
     return run_split(kernel, n, min_rows, args_for)

@@ -1,7 +1,8 @@
 """Compile the Numba kernels ahead of the first fit: ``python -m boost_focal warmup``.
 
-The float32 kernels are compiled per Hessian mode (and, binary, weighted or not), one kernel for
-every gamma (``boost_focal._cpu``); so the first fit of each new Hessian mode compiles its kernels
+The float32 kernels are compiled per Hessian mode (binary: and weighted or not; multiclass: the
+output stage), one kernel for every gamma (``boost_focal._cpu``); so the first fit of each new
+Hessian mode compiles its kernels
 (README, Performance, rows "cold start", has the current figures for a fresh process on the 2-core
 VM). Numba caches what it compiled (``NUMBA_CACHE_DIR``, else beside the package or in
 the user-wide cache), so running this once, e.g. while building a container image, moves that

@@ -19,6 +19,7 @@ import pytest
 
 from boost_focal import FocalLoss, _cpu, focal
 from boost_focal._fastmath import FLAGS, POW_GENERAL, pow_kind
+from boost_focal._scalar import HESS_BOHNING
 
 RNG = np.random.default_rng(7)
 
@@ -238,7 +239,7 @@ def test_pow_kind_variants_agree_with_the_general_form():
 def test_kernels_carry_the_source_key_in_their_closure():
     """Numba's cache keys closures by their cell values: the hash of the inlined sources must be
     among them, or an edit of _fastmath.py/_scalar.py would load a stale kernel."""
-    for kernel in (_cpu.binary_fast_kernel(1, False), _cpu.softmax_fast_kernel(1)):
+    for kernel in (_cpu.binary_fast_kernel(1, False), _cpu.softmax_fast_kernel()):
         cells = [c.cell_contents for c in kernel.py_func.__closure__]
         assert _cpu.SOURCE_KEY in cells
         assert all(isinstance(c, (int, str, bool)) for c in cells)  # picklable, stable keys
@@ -254,7 +255,7 @@ def test_a_later_process_loads_the_kernels_from_the_cache(tmp_path):
         FocalLoss(3.5, hessian="abs").grad_hess(z, y)
         zk = np.zeros((50, 3), np.float32); yk = np.zeros(50, np.float32)
         FocalLoss(3.5, hessian="abs").grad_hess(zk, yk)
-        kernels = [_cpu.binary_fast_kernel(2, False), _cpu.softmax_fast_kernel(2)]
+        kernels = [_cpu.binary_fast_kernel(2, False), _cpu.softmax_fast_kernel()]
         print(json.dumps([[sum(k.stats.cache_hits.values()), sum(k.stats.cache_misses.values())] for k in kernels]))
         """
     )
@@ -325,3 +326,99 @@ def test_softmax_focal_stage_is_vectorised_for_a_runtime_gamma(gamma):
     packed = re.findall(r"\bv(?:fn?m(?:add|sub)\d{3}|mul|add|sub|div)pd\s+[^\n]*[yz]mm", asm)  # AVX2 or AVX-512
     assert len(packed) > 40
     assert not re.search(r"\$(exp|log|log1p|pow)f?\b", asm)
+
+
+def test_a_native_call_by_address_runs_the_compiled_function():
+    """_native.caller/address: the callee runs on the caller's arrays (writes seen, result returned),
+    for an int64 and a none return."""
+    from boost_focal import _native
+
+    arr = numba.types.Array(numba.types.float64, 1, "C")
+
+    @numba.njit
+    def scale(a, factor):
+        for i in range(a.shape[0]):
+            a[i] *= factor
+        return a.shape[0]
+
+    @numba.njit
+    def fill(a, value):
+        a[:] = value
+
+    call_scale = _native.caller("scale", (arr, numba.types.float64), numba.types.int64)
+    call_fill = _native.caller("fill", (arr, numba.types.float64), numba.types.none)
+
+    @numba.njit
+    def outer(a, b, scale_at, fill_at):
+        call_fill(fill_at, b, 3.0)
+        return call_scale(scale_at, a, 2.0)
+
+    a, b = np.arange(5.0), np.zeros(4)
+    n = outer(a, b, _native.address(scale, (arr, numba.types.float64)), _native.address(fill, (arr, numba.types.float64)))
+    assert n == 5 and np.array_equal(a, 2 * np.arange(5.0)) and np.array_equal(b, np.full(4, 3.0))
+
+
+def test_a_native_call_takes_a_read_only_array_for_an_array_argument():
+    """Same data model as the writable array type the callee was compiled for."""
+    from boost_focal import _native
+
+    arr = numba.types.Array(numba.types.float64, 1, "C")
+
+    @numba.njit
+    def total(a):
+        s = 0.0
+        for v in a:
+            s += v
+        return s
+
+    call = _native.caller("total", (arr,), numba.types.float64)
+
+    @numba.njit
+    def outer(a, at):
+        return call(at, a)
+
+    readonly = np.arange(4.0)
+    readonly.flags.writeable = False
+    assert outer(readonly, _native.address(total, (arr,))) == 6.0
+
+
+def test_a_native_call_with_other_argument_types_fails_to_compile():
+    from boost_focal import _native
+
+    arr = numba.types.Array(numba.types.float64, 1, "C")
+    call = _native.caller("f", (arr,), numba.types.none)
+
+    @numba.njit
+    def outer(a, at):
+        call(at, a)
+
+    with pytest.raises(numba.core.errors.TypingError, match="compiled for"):
+        outer(np.zeros(3, dtype=np.float32), 0)
+
+
+def test_the_softmax_kernel_links_none_of_its_stages():
+    """The kernel calls its stages by address: its compiled module defines no stage function, so
+    LLVM does not optimise and emit the stages again for every kernel variant (compile time)."""
+    # compiled here, not loaded from Numba's cache (whose entries keep no IR to inspect)
+    fresh = numba.njit(**dict(_cpu._SOFTMAX_KERNEL, cache=False))(_cpu.softmax_fast_kernel().py_func)
+    n, k = 50, 3
+    z, y = _softmax_case(n, k)
+    grad, hess = np.empty((n, k), np.float32), np.empty((n, k), np.float32)
+    bad = fresh(z, y, np.empty(0), 0, n, False, 2.0, pow_kind(2.0), np.ones(k), 1.0, grad, hess, False,
+                *_cpu.softmax_scratch(n, k), *_cpu._stage_addresses(HESS_BOHNING))
+    expected = np.empty((n, k), np.float32), np.empty((n, k), np.float32)
+    _cpu.softmax_grad_hess_f32(z, y, np.empty(0), 2.0, np.ones(k), HESS_BOHNING, 1.0, *expected)
+    assert bad == 0 and np.array_equal(grad, expected[0]) and np.array_equal(hess, expected[1])
+    ir = "\n".join(fresh.inspect_llvm().values())
+    defined = re.findall(r"^define [^@]*@\"?([^\"(]+)", ir, flags=re.M)
+    assert defined and not [name for name in defined if "stage" in name]
+
+
+def test_softmax_kernels_accept_read_only_inputs():
+    z, y = _softmax_case(300, 4)
+    w = RNG.uniform(0.5, 2.0, 300)
+    expected = FocalLoss(2.0).grad_hess(z, y, sample_weight=w)
+    for a in (z, y, w):
+        a.flags.writeable = False
+    got = FocalLoss(2.0).grad_hess(z, y, sample_weight=w)
+    assert all(np.array_equal(e, g) for e, g in zip(expected, got))
