@@ -92,6 +92,12 @@ def run(args):
             _cached(name)
 
 
+def _fold_mean(rows, engine, regime, **match):
+    sel = [r for r in rows if r["engine"] == engine and r["regime"] == regime
+           and all(r.get(k) == v for k, v in match.items())]
+    return {key: float(np.mean([r[key] for r in sel])) for key in ("log_loss", "brier")}
+
+
 def summary():
     """{(engine, regime): dict(tables, one_way, both_ways, small, small_total, median_abs_log_ratio)};
     ``small``: one-way passes among the ``small_total`` tables under 1,000 rows."""
@@ -104,8 +110,7 @@ def summary():
             for t in tables:
                 if t["info"]["classes"] != 2:
                     continue
-                m = {s: {key: np.mean([r[key] for r in t["rows"] if r["engine"] == engine and r["regime"] == regime
-                                       and r["seed"] == s]) for key in ("log_loss", "brier")} for s in SEEDS}
+                m = {s: _fold_mean(t["rows"], engine, regime, seed=s) for s in SEEDS}
                 r = {key: m[1][key] / m[0][key] for key in ("log_loss", "brier")}
                 fwd = r["log_loss"] <= 1.05 and r["brier"] <= 1.05
                 bwd = 1 / r["log_loss"] <= 1.05 and 1 / r["brier"] <= 1.05
@@ -118,12 +123,6 @@ def summary():
             out[engine, regime] = dict(tables=len(logr), one_way=one, both_ways=both, small=small,
                                        small_total=small_n, median_abs_log_ratio=float(np.median(logr)))
     return out
-
-
-def _fold_mean(rows, engine, regime, **match):
-    sel = [r for r in rows if r["engine"] == engine and r["regime"] == regime
-           and all(r.get(k) == v for k, v in match.items())]
-    return {key: float(np.mean([r[key] for r in sel])) for key in ("log_loss", "brier")}
 
 
 def against_default(cache=dc.CACHE):

@@ -317,7 +317,7 @@ def test_softmax_kernel_serves_every_gamma_without_compiling(new_signatures):
 def test_softmax_focal_stage_is_vectorised_for_a_runtime_gamma(gamma):
     """Stage 3 of the softmax kernel takes gamma's r^gamma method at run time; each of its passes
     over the block must still be SIMD code (packed float64 on ymm registers, no libm calls)."""
-    stage = numba.njit(nogil=True, error_model="numpy", fastmath=FLAGS)(_cpu._FOCAL_STAGE.py_func)
+    stage = numba.njit(nogil=True, error_model="numpy", fastmath=FLAGS)(_cpu._softmax_focal_stage().py_func)
     nb = 64
     u = np.linspace(-8, 8, nb)
     d1, d2, floor = np.empty(nb), np.full(nb, 0.5), np.empty(nb)
