@@ -309,7 +309,8 @@ def labels_in_range(y, top):
 # Specialisation: the binary kernel is compiled per (Hessian mode, weighted), the softmax kernel
 # once (its output stage per Hessian mode, called by address); the r^gamma method (pow_kind) is
 # a runtime argument of both, a loop-invariant branch that LLVM unswitches into one SIMD loop per
-# method (see binary_fast_kernel, _softmax_focal_stage), so one compiled kernel serves every gamma. (Written as one loop since
+# method (see binary_fast_kernel, _softmax_focal_stage), so one compiled kernel serves every gamma.
+# (Written as one loop since
 # 2026-12-03: a loop per method made Numba type the loop body twice, about 1.2 s more compilation
 # for the binary kernel and 0.4 s for softmax stage 3; same bits, same speed.) (Until 2026-12-02 the binary kernel was compiled per gamma kind too: a gamma x
 # hessian grid of 8 binary fits then compiled 8 kernels, 6.9-13.9 s in all on a 2-core VM, against
@@ -465,7 +466,6 @@ def _softmax_exps_stage():
     return stage
 
 
-
 @functools.lru_cache(maxsize=None)
 def _softmax_focal_stage():
     """Stage 3 (one variant for every gamma), as a closure holding SOURCE_KEY: it inlines
@@ -499,7 +499,6 @@ def _softmax_focal_stage():
             floor[j] = arg * bohning
 
     return stage
-
 
 
 @functools.lru_cache(maxsize=None)

@@ -4,8 +4,7 @@ When a Numba function calls another, the caller's LLVM module links in the calle
 optimises the callee again inside the caller and emits its machine code a second time. For the
 softmax kernel, whose stages are most of its code, calls by address cut a cold K = 5 first fit's
 compilation from 3.18 to 2.33 s (medians of six runs in turns, 2-core VM, 2026-12-03). A call
-through an address links
-nothing: the callee is compiled once, with a fixed signature, and the caller passes its address
+through an address links nothing: the callee is compiled once, with a fixed signature, and the caller passes its address
 (an int64 argument, looked up at run time, so Numba's on-disk cache of the caller stays valid
 across processes, where the address differs).
 

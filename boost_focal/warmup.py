@@ -2,8 +2,7 @@
 
 The float32 kernels are compiled per Hessian mode (binary: and weighted or not; multiclass: the
 output stage), one kernel for every gamma (``boost_focal._cpu``); so the first fit of each new
-Hessian mode compiles its kernels
-(README, Performance, rows "cold start", has the current figures for a fresh process on the 2-core
+Hessian mode compiles its kernels (README, Performance, rows "cold start", has the current figures for a fresh process on the 2-core
 VM). Numba caches what it compiled (``NUMBA_CACHE_DIR``, else beside the package or in
 the user-wide cache), so running this once, e.g. while building a container image, moves that
 cost out of the first fits. Several processes may compile at the same time: Numba writes each
