@@ -145,8 +145,9 @@ def fold_splits(X, y, folds, regimes):
             yield fold, te, regime, (X[fit_idx], y[fit_idx], X[va_idx], y[va_idx])
 
 
-def run_dataset(name, folds=5, regimes=tuple(ROUNDS)):
-    """Per-fold metric rows for one table (cached as JSON)."""
+def run_dataset(name, folds=5, regimes=tuple(ROUNDS), models=None):
+    """Per-fold metric rows for one table (cached as JSON); ``models``: only these model names
+    (of "logloss" and FOCAL_MODELS; default all)."""
     warnings.filterwarnings("ignore")
     import numba
 
@@ -158,10 +159,12 @@ def run_dataset(name, folds=5, regimes=tuple(ROUNDS)):
     for fold, te, regime, args in fold_splits(X, y, folds, regimes):
         for engine in ("xgboost", "lightgbm"):
             base = dict(dataset=name, engine=engine, regime=regime, fold=fold)
-            ll = _logloss_model(engine, k, regime, *args)
-            rows.append(dict(base, model="logloss", output="-", rounds=_rounds(ll), **scores(y[te], ll.predict_proba(X[te]))))
+            if models is None or "logloss" in models:
+                ll = _logloss_model(engine, k, regime, *args)
+                rows.append(dict(base, model="logloss", output="-", rounds=_rounds(ll),
+                                 **scores(y[te], ll.predict_proba(X[te]))))
             for model_name, params, outputs in FOCAL_MODELS:
-                if model_name == "alpha=0.9" and k > 2:
+                if (model_name == "alpha=0.9" and k > 2) or (models is not None and model_name not in models):
                     continue
                 fm = _focal_model(engine, regime, params, *args)
                 for output in outputs:
@@ -181,12 +184,19 @@ def _rounds(model):
     return int(best) + 1 if best else int(model.n_estimators)
 
 
-def cached_run(name, folds, rerun=None):
-    """The cached result of a table; ``rerun``: recompute that regime's rows and replace them."""
+def cached_run(name, folds, rerun=None, refit=None):
+    """The cached result of a table; ``rerun``: recompute that regime's rows and replace them;
+    ``refit``: recompute these models' rows (both regimes) and replace them."""
     path = CACHE / f"{name.replace('/', '__')}.f{folds}.json"
-    if path.exists() and rerun is None:
+    if path.exists() and rerun is None and refit is None:
         return json.loads(path.read_text())
-    if path.exists():
+    if path.exists() and refit is not None:
+        old = json.loads(path.read_text())
+        new = run_dataset(name, folds, models=refit)
+        new["rows"] = [r for r in old["rows"] if r["model"] not in refit] + new["rows"]
+        new["info"]["seconds"] += old["info"]["seconds"]
+        result = new
+    elif path.exists():
         old = json.loads(path.read_text())
         new = run_dataset(name, folds, (rerun,))
         new["rows"] = [r for r in old["rows"] if r["regime"] != rerun] + new["rows"]
@@ -352,13 +362,23 @@ def main(argv=None):
     parser.add_argument("--csv", default=None, help="also write the comparison rows as CSV")
     parser.add_argument("--rerun", choices=tuple(ROUNDS), default=None,
                         help="recompute this regime's rows of the cached tables (after a change that affects only it)")
+    parser.add_argument("--refit", default=None,
+                        help="comma-separated model names (e.g. focal,balanced,alpha=0.9): recompute their rows "
+                             "of the cached tables, keep the others (after a change that affects only them)")
     args = parser.parse_args(argv)
+    refit = None
+    if args.refit:
+        refit = tuple(args.refit.split(","))
+        unknown = set(refit) - {"logloss", *(m for m, _, _ in FOCAL_MODELS)}
+        if unknown:
+            parser.error(f"--refit: unknown model(s) {sorted(unknown)}")
     args.folds = args.folds or (3 if args.quick else 5)
     names = list(QUICK) if args.quick else (args.only.split(",") if args.only else discover())
     start = time.perf_counter()
     results = {}
     with ProcessPoolExecutor(args.jobs) if args.jobs > 1 else _Serial() as pool:
-        for name, res in zip(names, pool.map(cached_run, names, [args.folds] * len(names), [args.rerun] * len(names))):
+        for name, res in zip(names, pool.map(cached_run, names, [args.folds] * len(names), [args.rerun] * len(names),
+                                               [refit] * len(names))):
             results[name] = res
             print(f"{name}: {res['info']['seconds']:.0f} s", file=sys.stderr, flush=True)
     cmp = comparisons(frame(results))

@@ -11,12 +11,20 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import optimize
 from scipy.special import expit
 from sklearn.datasets import make_classification
 from sklearn.metrics import average_precision_score, log_loss, make_scorer, roc_auc_score
 
 from boost_focal import FocalLGBMClassifier, FocalLoss, FocalXGBClassifier
-from boost_focal.estimators._calibration import PRIOR_SD_LOG_T, PRIOR_SD_SHIFT, default_temperature
+from boost_focal.estimators._calibration import (
+    MAX_SHIFT,
+    PRIOR_SD_LOG_T,
+    PRIOR_SD_SHIFT,
+    default_temperature,
+    solve_shift,
+    training_shift,
+)
 
 ESTIMATORS = (FocalXGBClassifier, FocalLGBMClassifier)
 ids = ["xgb", "lgbm"]
@@ -185,9 +193,13 @@ def test_calibrated_without_eval_set_is_the_posterior_of_the_default_temperature
     X, y = binary
     model = cls(n_estimators=20, n_jobs=1).fit(X, y)
     assert model.probability == "calibrated"
-    assert model.temperature_ == default_temperature(2.0) == 1.25 and model.margin_shift_ == 0.0
+    assert model.temperature_ == default_temperature(2.0) == 1.25
     z = model.decision_function(X)
-    np.testing.assert_allclose(model.predict_proba(X)[:, 1], model.loss_.posterior(z / 1.25), rtol=1e-12)
+    b = model.margin_shift_
+    np.testing.assert_allclose(model.predict_proba(X)[:, 1], model.loss_.posterior(z / 1.25 + b), rtol=1e-12)
+    # b: the mean probability on the training rows is the class frequency there (and b = 0 is not)
+    assert abs(model.loss_.posterior(z / 1.25 + b).mean() - y.mean()) < 1e-8
+    assert abs(model.loss_.posterior(z / 1.25).mean() - y.mean()) > 1e-4
     post = cls(n_estimators=20, n_jobs=1, probability="posterior").fit(X, y)
     np.testing.assert_allclose(post.predict_proba(X)[:, 1], post.loss_.posterior(z), rtol=1e-12)
 
@@ -209,19 +221,118 @@ def test_temperature_is_fitted_on_the_eval_set(cls, binary, stopped):
         nll = log_loss(y[va], np.column_stack([1 - p, p]), normalize=False)
         return nll + 0.5 * (np.log(t / centre) / PRIOR_SD_LOG_T) ** 2 + 0.5 * (s / PRIOR_SD_SHIFT) ** 2
 
-    fitted = objective(T, b)
-    # the fitted pair minimises it: better than the centre and nearby pairs inside the bounds
-    for t, s in [(centre, 0.0), (1.0, 0.0), (min(T * 1.1, 3.0), b), (max(T / 1.1, 1.0), b), (T, min(b + 0.1, 3.0)),
-                 (T, max(b - 0.1, -3.0))]:
-        assert fitted <= objective(t, s) + 1e-6
-    # so the eval log loss is no worse than at the centre, the temperature used during training
-    p_fit, p_centre = model.loss_.posterior(z / T + b), model.loss_.posterior(z / centre)
-    assert log_loss(y[va], p_fit) <= log_loss(y[va], p_centre) + 1e-12
-    # calibrate() refits the same two numbers on given rows
+    def best(t):  # the objective at temperature t with its best eval-set shift
+        return optimize.minimize_scalar(lambda s: objective(t, s), bounds=(-3.0, 3.0), method="bounded",
+                                        options={"xatol": 1e-7}).fun
+
+    # T is the temperature of the best (T, b) pair on the eval set: better than the centre and
+    # nearby temperatures inside the bounds, each with its own best shift
+    fitted = best(T)
+    for t in [centre, 1.0, min(T * 1.1, 3.0), max(T / 1.1, 1.0)]:
+        assert fitted <= best(t) + 1e-6
+    # b is then set on the training rows: their mean probability is their class frequency
+    z_train = model.decision_function(X[tr])
+    assert abs(model.loss_.posterior(z_train / T + b).mean() - y[tr].mean()) < 1e-8
+    # calibrate() refits T and b, both on the given rows (the eval-set pair of fit)
     again = cls(**params)
     again.fit(X[tr], y[tr], eval_set=[(X[va], y[va])]) if stopped else again.fit(X[tr], y[tr])
     again.calibrate(X[va], y[va])
-    np.testing.assert_allclose([again.temperature_, again.margin_shift_], [T, b], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(again.temperature_, T, rtol=1e-6, atol=1e-6)
+    assert again.margin_shift_ != b
+    assert objective(again.temperature_, again.margin_shift_) <= best(T) + 1e-6
+
+
+# ---------------------------------------------------------------------------- training-rows shift
+def test_solve_shift_finds_the_root_and_stops_at_an_unreachable_bound():
+    calls = []
+
+    def mean_at(shifts):
+        calls.append(shifts.copy())
+        return expit(shifts - 0.7)
+
+    b = solve_shift(mean_at, expit(0.0))
+    assert abs(b - 0.7) < 1e-8 and len(calls) <= 8
+    assert all(c.shape == (2,) for c in calls)  # b and b + h in one call
+    assert solve_shift(lambda shifts: expit(shifts - 10.0), 0.5) == pytest.approx(MAX_SHIFT, abs=1e-9)
+    assert solve_shift(lambda shifts: expit(shifts + 10.0), 0.5) == pytest.approx(-MAX_SHIFT, abs=1e-9)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
+@pytest.mark.parametrize("case", ["all-rounds", "early-stopped", "weighted", "alpha=0.9", "dataframe"])
+def test_shift_is_set_on_the_training_rows(cls, binary, case):
+    """margin_shift_ makes the mean P(class 1) on the training rows (weighted) their class
+    frequency, from the fitted model's own training margins (kept during training, plus the
+    trees after the kept round) -- the same number a prediction pass over X gives."""
+    X, y = binary
+    tr, va = slice(0, 1000), slice(1000, None)
+    params = dict(n_estimators=60, learning_rate=0.3, n_jobs=1, alpha=0.9 if case == "alpha=0.9" else None)
+    fit_kwargs = {}
+    w = None
+    Xtr = pd.DataFrame(X[tr]) if case == "dataframe" else X[tr]
+    if case == "early-stopped":
+        params["early_stopping_rounds"] = 5
+        fit_kwargs["eval_set"] = [(X[va], y[va])]
+    if case == "weighted":
+        w = np.random.default_rng(0).uniform(0.2, 3.0, 1000)
+        w[::13] = 0.0  # dropped rows
+        fit_kwargs["sample_weight"] = w
+    model = cls(**params).fit(Xtr, y[tr], **fit_kwargs)
+    if case == "early-stopped":
+        assert model.n_estimators_ < 60
+    T, b = model.temperature_, model.margin_shift_
+    z = model.decision_function(Xtr)
+    expected = training_shift(model.loss_.posterior, z, y[tr], w, T)
+    assert b == pytest.approx(expected, abs=1e-6)
+    p = model.predict_proba(Xtr)[:, 1]
+    assert abs(np.average(p, weights=w) - np.average(y[tr], weights=w)) < 1e-7
+    # the shift does something: without it the mean misses the frequency
+    assert abs(np.average(model.loss_.posterior(z / T), weights=w) - np.average(y[tr], weights=w)) > 1e-5
+    if case == "alpha=0.9":  # the issue's "mean probability ~15% below the base rate", undone
+        assert b > 0.1
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
+def test_shift_without_a_kept_round_predicts_the_training_rows(cls, binary):
+    """A callback that stops training before the last planned round leaves no kept margins of the
+    final model: the shift then comes from a prediction pass, with the same result."""
+    X, y = binary
+    model = cls(n_estimators=60, learning_rate=0.3, n_jobs=1)
+    if cls is FocalXGBClassifier:
+        import xgboost as xgb
+
+        class Stop(xgb.callback.TrainingCallback):
+            def after_iteration(self, model, epoch, evals_log):
+                return epoch >= 19
+
+        model.set_params(callbacks=[Stop()])
+        model.fit(X, y)
+    else:
+        def stop(env):
+            if env.iteration >= 19:
+                import lightgbm as lgb
+
+                raise lgb.callback.EarlyStopException(env.iteration, [])
+
+        model.fit(X, y, callbacks=[stop])
+    assert model.n_estimators_ == 20
+    z = model.decision_function(X)
+    assert model.margin_shift_ == pytest.approx(training_shift(model.loss_.posterior, z, y, None, 1.25), abs=1e-6)
+
+
+def test_gblinear_shift_uses_a_prediction_pass(binary):
+    X, y = binary
+    model = FocalXGBClassifier(booster="gblinear", n_estimators=20, n_jobs=1).fit(X, y)
+    z = model.decision_function(X)
+    assert model.margin_shift_ == pytest.approx(training_shift(model.loss_.posterior, z, y, None, 1.25), abs=1e-6)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
+def test_no_shift_for_posterior_mode_gamma_zero_or_multiclass(cls, binary, hpc_with_two_row_class):
+    X, y = binary
+    assert cls(n_estimators=10, n_jobs=1, probability="posterior").fit(X, y).margin_shift_ == 0.0
+    assert cls(n_estimators=10, n_jobs=1, gamma=0.0).fit(X, y).margin_shift_ == 0.0
+    Xm, ym, _ = hpc_with_two_row_class
+    assert cls(n_estimators=10, n_jobs=1).fit(Xm, ym).margin_shift_ == 0.0
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)

@@ -124,3 +124,10 @@ def test_temperature_formulas_match_doc():
         z = model.decision_function(X)
         env = dict(posterior=model.loss_.posterior, z=z, T=model.temperature_, b=model.margin_shift_)
         np.testing.assert_allclose(model.predict_proba(X)[:, 1], _eval("tempered_posterior", env), rtol=1e-12)
+        if gamma > 0:  # b solves the doc's training-rows condition (these are the training rows)
+            w = rng.uniform(0.5, 2.0, size=300)
+            model = FocalLGBMClassifier(gamma=gamma, n_estimators=5, n_jobs=1).fit(X, y, sample_weight=w)
+            z = model.decision_function(X)
+            env = dict(np=np, posterior=model.loss_.posterior, z=z, T=model.temperature_, b=model.margin_shift_, w=w, y=y)
+            assert abs(_eval("training_shift_condition", env)) < 1e-9
+            assert abs(_eval("training_shift_condition", dict(env, b=0.0))) > 1e-6

@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from .._validation import check_sample_weight
 from ..focal import FocalLoss
-from ._calibration import fit_temperature, temper, temperature_centre
+from ._calibration import fit_temperature, temper, temperature_centre, training_shift
 from ._evaluation import EvalRecorder, check_early_stopping_rounds, check_eval_metric
 from ._scale import auto_loss_scale, check_loss_scale
 from ._threads import SERIAL_BELOW, TRAINING_SERIAL_BELOW, kernel_threads, serial_blas
@@ -295,19 +295,39 @@ class MarginProbe:
 
     After training it tells how far the trees moved those margins from the starting score (as of
     the last round the objective saw), for the "barely moves" warning, without a prediction pass.
+
+    ``keep(r)`` (optional) names the rounds whose margins are kept whole: the objective of round
+    r sees the margins of the first r trees, so keeping round best + 1 (or the last planned round)
+    gives the fitted model's training margins, up to the trees after it, for the price of one
+    copy (:meth:`training_margin`).
     """
 
     ROWS = 256
 
-    def __init__(self, objective):
+    def __init__(self, objective, keep=None):
         self.objective = objective
+        self.keep = keep
         self.calls = 0
         self.last = None
+        self.kept = None  # (trees, float64 copy of the margins of a model of that many trees)
 
     def __call__(self, margin):
+        if self.keep is not None and self.keep(self.calls):
+            self.kept = (self.calls, np.array(margin, dtype=np.float64))
         self.calls += 1
         self.last = np.array(margin[: self.ROWS], dtype=np.float64)
         return self.objective(margin)
+
+    def training_margin(self, predict, trees, start):
+        """Training margins of the model of ``trees`` trees: the kept copy plus the trees after it
+        (``predict(stop, start)`` of the missing window, minus the starting score ``start`` it
+        includes), or ``predict(trees, 0)`` without a usable copy."""
+        if self.kept is None or self.kept[0] > trees:
+            return predict(trees, 0)
+        have, margin = self.kept
+        if have == trees:
+            return margin
+        return margin + (predict(trees, have) - start)
 
     def moved(self, init_score):
         """max |margin - init_score| over the probed rows, None before a second round."""
@@ -550,7 +570,13 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
             metric, [(ye, we) for _, ye, we in evals], loss, self._proba_from_margin, classes, rounds, self.n_jobs,
             greater_is_better,
         )
-        objective = MarginProbe(make_objective(loss, y, w, alpha * self.loss_scale_, self.n_jobs))
+        match = self._shifts_on_training_rows()
+        objective = MarginProbe(
+            make_objective(loss, y, w, alpha * self.loss_scale_, self.n_jobs),
+            keep=None if not (match and self._predicts_tree_windows()) else (
+                (lambda r: recorder.best_iteration == r - 1) if rounds is not None else (lambda r: r == n_estimators - 1)
+            ),
+        )
         self.booster_ = self._train_booster(
             X, y, w, evals, objective, recorder, n_estimators, extra, verbose, **train_kwargs
         )
@@ -568,7 +594,23 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         if self.probability == "calibrated" and evals:
             Xe, ye, we = evals[-1]
             self._fit_temperature(self._predict_margin(Xe, self.n_estimators_), ye, we)
+        if match:
+            margin = objective.training_margin(
+                lambda stop, start: self._predict_margin(X, stop, start), self.n_estimators_, self.init_score_
+            )
+            with kernel_threads(self.n_jobs, margin.size), serial_blas():
+                self.margin_shift_ = training_shift(self._posterior, margin, y, w, self.temperature_)
         return self
+
+    def _predicts_tree_windows(self):
+        """Whether ``_predict_margin(X, stop, start)`` can predict a window of trees (start > 0)."""
+        return True
+
+    def _shifts_on_training_rows(self):
+        """Whether fit sets ``margin_shift_`` from the training rows (_calibration.training_shift):
+        calibrated probabilities of a binary focal model (gamma > 0; at gamma = 0 the model is the
+        logloss model and its probabilities are the libraries' own)."""
+        return self.probability == "calibrated" and self.n_classes_ == 2 and self.loss_.gamma > 0.0
 
     def _resolved_loss_scale(self, loss_scale, loss, totals, alpha):
         """``loss_scale_``: the checked ``loss_scale`` itself, or for "auto" the factor of ``_scale``

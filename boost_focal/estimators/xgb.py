@@ -502,6 +502,9 @@ class FocalXGBClassifier(FocalBoostClassifier):
 
     _hessian_threshold_names = "min_child_weight"
 
+    def _predicts_tree_windows(self):
+        return self._extra_params.get("booster") != "gblinear"
+
     def _n_splits(self):
         if self._extra_params.get("booster") == "gblinear":
             return None
