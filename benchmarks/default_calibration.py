@@ -319,9 +319,12 @@ def render(results, cmp, args, elapsed):
         "* `loss_scale=\"auto\"`: train on c * FL with c chosen so the mean Hessian at the starting score equals "
         "the library's logloss Hessian at the class prior ([math.md](math.md), section 7). The libraries' "
         "Hessian thresholds and L2 penalty then mean what they mean for their own classifiers.",
-        "* `probability=\"calibrated\"`: the posterior of z / T + b. With an `eval_set`, T in [1, gamma + 1] and "
-        "(binary) b in [-3, 3] minimise the eval set's log loss after training; without one, T = 1 + min(gamma, 2)/8 "
-        "(1.25 at the default gamma 2) and b = 0.",
+        "* `probability=\"calibrated\"`: the posterior of z / T + b. With an `eval_set`, T in [1, gamma + 1] is "
+        "fitted on the eval set's log loss after training (jointly with a shift, under a weak prior); without one, "
+        "T = 1 + min(gamma, 2)/8 (1.25 at the default gamma 2). Then, for two classes, b is set on the training "
+        "rows so that their mean probability is the class frequency, as a logloss fit has it "
+        "([math.md](math.md), section 7.2; since 2026-12-04: the rows \"default\", \"balanced\" and "
+        "\"alpha=0.9\" below were refitted with it, \"before issue 16\" and the logloss classifiers were not).",
         "",
         "## Targets (default estimator)",
         "",

@@ -515,7 +515,7 @@ class _DaskFocalMixin:
             )
             return np.sum(sums, axis=0) / totals[0]
 
-        return solve_shift(mean_at, totals[1] / totals[0])
+        return solve_shift(mean_at, totals[1] / totals[0])[0]
 
     def _check_dask_X(self, X):
         if _is_dask_array(X):

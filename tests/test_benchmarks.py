@@ -6,6 +6,8 @@ synthetic clocks, and that replaying recorded FocalLoss gradients grows the same
 what lets the benchmark attribute the replay's time to the trees alone.
 """
 
+import json
+
 import numpy as np
 import pytest
 
@@ -242,3 +244,50 @@ def test_calibration_variant_constants_reach_the_temperature_fit(monkeypatch):
     assert 0.4 < t_low < 0.6
     with pytest.raises(ValueError, match="no constant 'MIN_TEMP'"):
         cv.set_calibration_constants({"MIN_TEMP": 0.5})
+
+
+def test_shift_variant_options_on_one_fold():
+    """shift_variants' options: the old rule is the eval-set fit itself, the adopted one keeps T and
+    sets b on the training rows, the posterior is (1, 0), and a fixed T applies only without an eval set."""
+    from benchmarks import shift_variants as sv
+    from boost_focal import FocalLoss
+    from boost_focal.estimators._calibration import fit_temperature, training_shift
+
+    rng = np.random.default_rng(0)
+    zf, ze = rng.normal(-2, 1.5, 800), rng.normal(-2, 1.5, 200)
+    yf = (rng.random(800) < 1 / (1 + np.exp(-zf))).astype(np.int64)
+    ye = (rng.random(200) < 1 / (1 + np.exp(-ze))).astype(np.int64)
+    post = FocalLoss(2.0).posterior
+    stopped = dict(regime="stopped", T=1.1, zf=zf, yf=yf, ze=ze, ye=ye, gamma=2.0)
+    unstopped = dict(stopped, regime="unstopped", T=1.25, ze=None, ye=ye[:0])
+    assert sv.option("eval_fit", stopped, post) == fit_temperature(post, ze, ye, None, 2.0, 1.0)
+    assert sv.option("eval_fit", unstopped, post) == (1.25, 0.0)
+    assert sv.option("posterior", stopped, post) == (1.0, 0.0)
+    T, b = sv.option("train_shift", stopped, post)
+    assert T == 1.1 and b == training_shift(post, zf, yf, None, 1.1)
+    assert sv.option("fixed_T_1.5", unstopped, post)[0] == 1.5
+    assert sv.option("fixed_T_1.5", stopped, post)[0] == 1.1
+    T, b = sv.option("profile", stopped, post)
+    assert 1.0 <= T <= 3.0 and b == pytest.approx(training_shift(post, zf, yf, None, T))
+
+
+def test_default_calibration_refit_replaces_only_the_named_models(tmp_path, monkeypatch):
+    from benchmarks import default_calibration as dc
+
+    monkeypatch.setattr(dc, "CACHE", tmp_path)
+    old = {"info": {"rows": 10, "classes": 2, "smallest": 0.1, "note": "", "seconds": 5.0},
+           "rows": [dict(model="logloss", regime="stopped", v=1), dict(model="focal", regime="stopped", v=1),
+                    dict(model="before", regime="unstopped", v=1)]}
+    (tmp_path / "t.f5.json").write_text(json.dumps(old))
+    seen = {}
+
+    def fake_run(name, folds, regimes=None, models=None):
+        seen["models"] = models
+        return {"info": dict(old["info"], seconds=2.0), "rows": [dict(model="focal", regime="stopped", v=2)]}
+
+    monkeypatch.setattr(dc, "run_dataset", fake_run)
+    out = dc.cached_run("t", 5, refit=("focal",))
+    assert seen["models"] == ("focal",)
+    assert sorted((r["model"], r["v"]) for r in out["rows"]) == [("before", 1), ("focal", 2), ("logloss", 1)]
+    assert out["info"]["seconds"] == 7.0
+    assert json.loads((tmp_path / "t.f5.json").read_text()) == out

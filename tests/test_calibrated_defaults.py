@@ -198,7 +198,7 @@ def test_calibrated_without_eval_set_is_the_posterior_of_the_default_temperature
     b = model.margin_shift_
     np.testing.assert_allclose(model.predict_proba(X)[:, 1], model.loss_.posterior(z / 1.25 + b), rtol=1e-12)
     # b: the mean probability on the training rows is the class frequency there (and b = 0 is not)
-    assert abs(model.loss_.posterior(z / 1.25 + b).mean() - y.mean()) < 1e-8
+    assert abs(model.loss_.posterior(z / 1.25 + b).mean() - y.mean()) < 2e-8
     assert abs(model.loss_.posterior(z / 1.25).mean() - y.mean()) > 1e-4
     post = cls(n_estimators=20, n_jobs=1, probability="posterior").fit(X, y)
     np.testing.assert_allclose(post.predict_proba(X)[:, 1], post.loss_.posterior(z), rtol=1e-12)
@@ -232,7 +232,7 @@ def test_temperature_is_fitted_on_the_eval_set(cls, binary, stopped):
         assert fitted <= best(t) + 1e-6
     # b is then set on the training rows: their mean probability is their class frequency
     z_train = model.decision_function(X[tr])
-    assert abs(model.loss_.posterior(z_train / T + b).mean() - y[tr].mean()) < 1e-8
+    assert abs(model.loss_.posterior(z_train / T + b).mean() - y[tr].mean()) < 2e-8
     # calibrate() refits T and b, both on the given rows (the eval-set pair of fit)
     again = cls(**params)
     again.fit(X[tr], y[tr], eval_set=[(X[va], y[va])]) if stopped else again.fit(X[tr], y[tr])
@@ -250,11 +250,28 @@ def test_solve_shift_finds_the_root_and_stops_at_an_unreachable_bound():
         calls.append(shifts.copy())
         return expit(shifts - 0.7)
 
-    b = solve_shift(mean_at, expit(0.0))
-    assert abs(b - 0.7) < 1e-8 and len(calls) <= 8
-    assert all(c.shape == (2,) for c in calls)  # b and b + h in one call
-    assert solve_shift(lambda shifts: expit(shifts - 10.0), 0.5) == pytest.approx(MAX_SHIFT, abs=1e-9)
-    assert solve_shift(lambda shifts: expit(shifts + 10.0), 0.5) == pytest.approx(-MAX_SHIFT, abs=1e-9)
+    b, slope = solve_shift(mean_at, expit(0.0))
+    assert abs(expit(b - 0.7) - 0.5) <= 0.5e-7 and len(calls) <= 8
+    assert calls[0].shape == (2,) and all(c.shape == (1,) for c in calls[1:])  # b and b + h, then secant steps
+    assert slope == pytest.approx(0.25, rel=1e-3)  # d/db expit(b - 0.7) at the root
+    calls.clear()
+    assert solve_shift(mean_at, expit(0.0), start=0.69, slope=0.25)[0] == pytest.approx(0.7, abs=1e-6)
+    assert len(calls) <= 3  # a good start and slope: a couple of steps
+    assert solve_shift(lambda shifts: expit(shifts - 10.0), 0.5)[0] == pytest.approx(MAX_SHIFT, abs=1e-9)
+    assert solve_shift(lambda shifts: expit(shifts + 10.0), 0.5)[0] == pytest.approx(-MAX_SHIFT, abs=1e-9)
+
+
+def test_training_shift_on_many_rows_matches_the_frequency():
+    """Above SHIFT_SUBSAMPLE_ROWS the subsample only starts the solver: the full rows decide."""
+    rng = np.random.default_rng(1)
+    z = rng.normal(-2.0, 1.5, 60_000)
+    y = (rng.random(60_000) < expit(z + 0.3)).astype(int)
+    w = rng.uniform(0.5, 2.0, 60_000)
+    post = FocalLoss(2.0, None).posterior
+    for weights in (None, w):
+        b = training_shift(post, z, y, weights, 1.25)
+        freq = np.average(y, weights=weights)
+        assert abs(np.average(post(z / 1.25 + b), weights=weights) - freq) <= 1e-7 * min(freq, 1 - freq)
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)

@@ -128,6 +128,7 @@ def test_temperature_formulas_match_doc():
             w = rng.uniform(0.5, 2.0, size=300)
             model = FocalLGBMClassifier(gamma=gamma, n_estimators=5, n_jobs=1).fit(X, y, sample_weight=w)
             z = model.decision_function(X)
-            env = dict(np=np, posterior=model.loss_.posterior, z=z, T=model.temperature_, b=model.margin_shift_, w=w, y=y)
-            assert abs(_eval("training_shift_condition", env)) < 1e-9
+            env = dict(np=np, posterior=model.loss_.posterior, z=z, T=model.temperature_, b=model.margin_shift_,
+                       w=w, y=y)
+            assert abs(_eval("training_shift_condition", env)) < 1e-7 * min(y.mean(), 1 - y.mean())
             assert abs(_eval("training_shift_condition", dict(env, b=0.0))) > 1e-6

@@ -570,13 +570,16 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
             metric, [(ye, we) for _, ye, we in evals], loss, self._proba_from_margin, classes, rounds, self.n_jobs,
             greater_is_better,
         )
+        # the margins of the fitted model's training rows, for margin_shift_: the round after the
+        # best one under early stopping sees them, else the last planned round (one tree short)
         match = self._shifts_on_training_rows()
-        objective = MarginProbe(
-            make_objective(loss, y, w, alpha * self.loss_scale_, self.n_jobs),
-            keep=None if not (match and self._predicts_tree_windows()) else (
-                (lambda r: recorder.best_iteration == r - 1) if rounds is not None else (lambda r: r == n_estimators - 1)
-            ),
-        )
+        if not (match and self._predicts_tree_windows()):
+            keep = None
+        elif rounds is not None:
+            keep = lambda r: recorder.best_iteration == r - 1  # noqa: E731
+        else:
+            keep = lambda r: r == n_estimators - 1  # noqa: E731
+        objective = MarginProbe(make_objective(loss, y, w, alpha * self.loss_scale_, self.n_jobs), keep=keep)
         self.booster_ = self._train_booster(
             X, y, w, evals, objective, recorder, n_estimators, extra, verbose, **train_kwargs
         )

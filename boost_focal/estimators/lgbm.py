@@ -66,9 +66,11 @@ class FocalLGBMClassifier(FocalBoostClassifier):
         Second-derivative safeguard (see :class:`boost_focal.FocalLoss`).
     probability : {"calibrated", "posterior", "raw"}, default "calibrated"
         What ``predict_proba`` returns. "calibrated": the class posterior of the tempered margin
-        z / T + b (``temperature_``, ``margin_shift_``), with T and b fitted on the last
-        ``eval_set`` after training, or T = 1 + min(gamma, 2)/8, b = 0 without one (see
-        ``docs/calibration.md``; :meth:`calibrate` refits them on held-out rows). "posterior": the
+        z / T + b (``temperature_``, ``margin_shift_``): T fitted on the last ``eval_set`` after
+        training, or T = 1 + min(gamma, 2)/8 without one; for two classes, b makes the mean
+        probability on the training rows their class frequency, as logloss has it (multiclass:
+        b = 0). See ``docs/math.md`` 7.2 and ``docs/calibration.md``; :meth:`calibrate` refits T
+        and b on held-out rows. "posterior": the
         class posterior recovered from the focal margin as is. "raw": plain sigmoid/softmax of the
         margin. ``predict`` takes the most probable class of it.
     loss_scale : "auto" or float > 0, default "auto"
