@@ -488,8 +488,8 @@ class _DaskFocalMixin:
 
     def _training_shift(self, client, X, codes, weights):
         """``margin_shift_`` as the single-machine fit sets it (``_calibration.training_shift``):
-        one prediction pass over the training partitions (kept on the workers), then per Newton
-        step each partition sends back two weighted sums."""
+        one prediction pass over the training partitions (kept on the workers), then for each
+        solver step every partition sends back one weighted sum per trial shift."""
         dask = _dask()
         local = self.to_local()
         if _is_dask_array(X):
