@@ -47,7 +47,7 @@ from .estimators._base import (
     relative_alpha,
     seed_from,
 )
-from .estimators._calibration import solve_shift
+from .estimators._calibration import posterior_sums, solve_shift
 from .estimators._evaluation import check_eval_metric
 from .estimators.lgbm import _BOOSTER_PARAMS as _LGB_PARAMS
 from .estimators.lgbm import FocalLGBMClassifier
@@ -348,22 +348,6 @@ def posterior(loss, raw_margin, init_score=0.0):
     return raw_margin.map_blocks(lambda z: loss.posterior(np.asarray(z, dtype=np.float64) + offset), dtype=np.float64)
 
 
-def _class1_totals(codes, w):
-    """(total weight, weight of class 1) of one partition."""
-    codes = np.asarray(codes)
-    w = np.ones(codes.shape[0]) if w is None else np.asarray(w, dtype=np.float64)
-    return np.array([w.sum(), w[codes == 1].sum()])
-
-
-def _posterior_sums(posterior, z, w, shifts):
-    """sum_i w_i posterior(z_i + b) for each b in shifts, over one partition."""
-    z = np.asarray(z, dtype=np.float64)
-    if z.shape[0] == 0:
-        return np.zeros(shifts.shape[0])
-    p = posterior((z[None, :] + shifts[:, None]).ravel()).reshape(shifts.shape[0], z.shape[0])
-    return p.sum(axis=1) if w is None else p @ np.asarray(w, dtype=np.float64)
-
-
 # ---------------------------------------------------------------------------- worker objective
 class _PartitionObjective:
     """The estimators' objective as run by each worker on its local partition.
@@ -483,13 +467,14 @@ class _DaskFocalMixin:
         self.best_score_ = None
         self.evals_result_ = {}
         if self._shifts_on_training_rows():
-            self.margin_shift_ = self._training_shift(client, X, codes, weights)
+            self.margin_shift_ = self._training_shift(client, X, weights, totals)
         return self
 
-    def _training_shift(self, client, X, codes, weights):
+    def _training_shift(self, client, X, weights, totals):
         """``margin_shift_`` as the single-machine fit sets it (``_calibration.training_shift``):
         one prediction pass over the training partitions (kept on the workers), then for each
-        solver step every partition sends back one weighted sum per trial shift."""
+        solver step every partition sends back one weighted sum per trial shift. ``totals``: the
+        per-class weight totals of the training rows (from the fit's class summary)."""
         dask = _dask()
         local = self.to_local()
         if _is_dask_array(X):
@@ -497,25 +482,23 @@ class _DaskFocalMixin:
             x_parts = list(X.to_delayed().ravel())
         else:
             x_parts = list(X.to_delayed())
-        c_parts = _parts(codes)
-        w_parts = [None] * len(c_parts) if weights is None else _parts(weights)
+        w_parts = [None] * len(x_parts) if weights is None else _parts(weights)
         temperature = self.temperature_
 
         def tempered(x):
             return local.decision_function(x) / temperature
 
         z_parts = client.persist([dask.delayed(tempered)(x) for x in x_parts])
-        totals = np.sum(client.compute(
-            [dask.delayed(_class1_totals)(c, w) for c, w in zip(c_parts, w_parts)], sync=True), axis=0)
+        total = float(np.sum(totals))
 
         def mean_at(shifts):
             sums = client.compute(
-                [dask.delayed(_posterior_sums)(self.loss_.posterior, z, w, shifts) for z, w in zip(z_parts, w_parts)],
+                [dask.delayed(posterior_sums)(self.loss_.posterior, z, w, shifts) for z, w in zip(z_parts, w_parts)],
                 sync=True,
             )
-            return np.sum(sums, axis=0) / totals[0]
+            return np.sum(sums, axis=0) / total
 
-        return solve_shift(mean_at, totals[1] / totals[0])[0]
+        return solve_shift(mean_at, float(totals[1]) / total)[0]
 
     def _check_dask_X(self, X):
         if _is_dask_array(X):

@@ -109,6 +109,16 @@ def solve_shift(mean_at, target, start=0.0, slope=None, tolerance=None):
     return float(b), float(slope)
 
 
+def posterior_sums(posterior, z, w, shifts):
+    """sum_i w_i posterior(z_i + b) for each b in ``shifts`` (w None: unweighted), in one
+    posterior call over the stacked margins; zeros for no rows."""
+    z = np.asarray(z, dtype=np.float64)
+    if z.shape[0] == 0:
+        return np.zeros(shifts.shape[0])
+    p = posterior((z[None, :] + shifts[:, None]).ravel()).reshape(shifts.shape[0], z.shape[0])
+    return p.sum(axis=1) if w is None else p @ np.asarray(w, dtype=np.float64)
+
+
 def training_shift(posterior, margin, y, w, temperature):
     """b such that the (weighted) mean of ``posterior(margin / T + b)`` over the training rows is
     the (weighted) frequency of class 1 there: calibration in the large, as logloss has it.
@@ -123,11 +133,8 @@ def training_shift(posterior, margin, y, w, temperature):
     target = float(np.average(y == 1, weights=weights))
 
     def mean_over(z, weights):
-        def mean_at(shifts):
-            p = posterior((z[None, :] + shifts[:, None]).ravel()).reshape(shifts.shape[0], z.shape[0])
-            return p.mean(axis=1) if weights is None else p @ weights / weights.sum()
-
-        return mean_at
+        total = z.shape[0] if weights is None else weights.sum()
+        return lambda shifts: posterior_sums(posterior, z, weights, shifts) / total
 
     start, slope = 0.0, None
     stride = -(-z.shape[0] // SHIFT_SUBSAMPLE_ROWS)
