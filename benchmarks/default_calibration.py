@@ -170,7 +170,7 @@ def run_dataset(name, folds=5, regimes=tuple(ROUNDS), models=None):
                 for output in outputs:
                     fm.set_params(probability=output)
                     rows.append(dict(base, model=model_name, output=output, rounds=int(fm.n_estimators_),
-                                     temperature=float(fm.temperature_), shift=float(fm.margin_shift_),
+                                     temperature=float(fm.temperature_), shift=float(np.max(np.abs(fm.margin_shift_))),
                                      **scores(y[te], fm.predict_proba(X[te]))))
     info = dict(rows=int(X.shape[0]), classes=k, smallest=float(np.bincount(y).min() / y.size), note=note,
                 seconds=time.perf_counter() - t0)

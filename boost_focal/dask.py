@@ -47,7 +47,7 @@ from .estimators._base import (
     relative_alpha,
     seed_from,
 )
-from .estimators._calibration import posterior_sums, solve_shift
+from .estimators._calibration import posterior_sums, solve_shift, solve_shifts
 from .estimators._evaluation import check_eval_metric
 from .estimators.lgbm import _BOOSTER_PARAMS as _LGB_PARAMS
 from .estimators.lgbm import FocalLGBMClassifier
@@ -452,7 +452,7 @@ class _DaskFocalMixin:
         self.loss_scale_ = self._resolved_loss_scale(check_loss_scale(self.loss_scale), loss, totals, alpha)
         # no eval set on Dask: the calibrated probabilities use the no-eval-set temperature
         self.temperature_ = self._temperature_centre() if self.probability == "calibrated" else 1.0
-        self.margin_shift_ = 0.0
+        self.margin_shift_ = self._no_shift()
 
         codes, weights = self._codes_and_weights(y, w, classes, factors)
         if weights is not None and positive.sum() < summary.counts.sum():
@@ -471,10 +471,12 @@ class _DaskFocalMixin:
         return self
 
     def _training_shift(self, client, X, weights, totals):
-        """``margin_shift_`` as the single-machine fit sets it (``_calibration.training_shift``):
-        one prediction pass over the training partitions (kept on the workers), then for each
-        solver step every partition sends back one weighted sum per trial shift. ``totals``: the
-        per-class weight totals of the training rows (from the fit's class summary)."""
+        """``margin_shift_`` as the single-machine fit sets it (``_calibration.training_shift``,
+        ``training_shifts`` for more than two classes): one prediction pass over the training
+        partitions (kept on the workers), then for each solver step every partition sends back one
+        weighted sum per trial shift (per class and trial shift vector). ``totals``: the per-class
+        weight totals of the training rows (from the fit's class summary). The multiclass
+        Jacobian comes from the same sums over all rows (no subsample)."""
         dask = _dask()
         local = self.to_local()
         if _is_dask_array(X):
@@ -498,6 +500,8 @@ class _DaskFocalMixin:
             )
             return np.sum(sums, axis=0) / total
 
+        if self.n_classes_ > 2:
+            return solve_shifts(mean_at, np.asarray(totals, dtype=np.float64) / total)
         return solve_shift(mean_at, float(totals[1]) / total)[0]
 
     def _check_dask_X(self, X):

@@ -23,7 +23,8 @@ The document (``FORMAT_VERSION`` 1)::
      "engine": "xgboost" | "lightgbm",
      "loss": {"gamma": ..., "alpha": ..., "hessian": ...},
      "margin_offset": null | float | [K floats],   # added to the booster's raw margin
-     "n_classes": K, "probability": "posterior" | "raw",
+     "n_classes": K, "probability": "calibrated" | "posterior" | "raw",
+     "temperature": float, "margin_shift": float | [K floats],  # calibrated: margin / T + shift
      "estimator": null | {"class": ..., "params": {...}, "attributes": {...},
                           "unsaved_params": [...]}}
 
@@ -132,9 +133,10 @@ def make_document(engine, loss, n_classes, margin_offset=None, probability="post
         )
     if probability not in ("calibrated", "posterior", "raw"):
         raise ValueError(f"probability must be 'calibrated', 'posterior' or 'raw', got {probability!r}")
-    if not (np.isfinite(temperature) and temperature > 0 and np.isfinite(margin_shift)):
-        raise ValueError(f"temperature must be a positive number and margin_shift finite, got {temperature!r}, "
-                         f"{margin_shift!r}")
+    shift = np.asarray(margin_shift, dtype=np.float64)
+    if not (np.isfinite(temperature) and temperature > 0 and np.all(np.isfinite(shift)) and shift.ndim <= 1):
+        raise ValueError(f"temperature must be a positive number and margin_shift finite (a number, or one value "
+                         f"per class), got {temperature!r}, {margin_shift!r}")
     offset = None if margin_offset is None else np.asarray(margin_offset, dtype=np.float64)
     if offset is not None and offset.ndim > 1:
         raise ValueError(f"margin_offset must be a number or one value per class, got shape {offset.shape}")
@@ -149,7 +151,7 @@ def make_document(engine, loss, n_classes, margin_offset=None, probability="post
         "probability": probability,
         # probability="calibrated": the posterior of margin / temperature + margin_shift
         "temperature": float(temperature),
-        "margin_shift": float(margin_shift),
+        "margin_shift": float(shift) if shift.ndim == 0 else shift.tolist(),
         "estimator": estimator,
     }
 
@@ -242,7 +244,9 @@ class FocalBooster:
     ``booster``: the ``xgboost.Booster`` / ``lightgbm.Booster``; ``loss``: the FocalLoss it was
     trained on; ``margin_offset``: what is added to the booster's raw margin (LightGBM's starting
     score; 0 for XGBoost boosters that store it as ``base_score``); ``probability``: "posterior"
-    or "raw"; ``metadata``: the whole stored document.
+    or "raw"; ``rounds``: the boosting rounds predictions use (an estimator's ``n_estimators_``,
+    its best round when it was early-stopped; None: all the booster holds); ``metadata``: the
+    whole stored document.
     """
 
     def __init__(self, booster, metadata):
@@ -255,20 +259,24 @@ class FocalBooster:
         self.margin_offset = 0.0 if offset is None else np.asarray(offset, dtype=np.float64)
         self.probability = metadata["probability"]
         self.temperature = float(metadata.get("temperature", 1.0))
-        self.margin_shift = float(metadata.get("margin_shift", 0.0))
+        shift = metadata.get("margin_shift", 0.0)
+        self.margin_shift = float(shift) if np.ndim(shift) == 0 else np.asarray(shift, dtype=np.float64)
+        # an early-stopped estimator keeps the rounds after its best one in the booster
+        rounds = ((metadata.get("estimator") or {}).get("attributes") or {}).get("n_estimators_")
+        self.rounds = int(rounds) if rounds else None
 
     def __repr__(self):
         return f"FocalBooster({self.engine}, {self.loss!r}, n_classes={self.n_classes}, probability={self.probability!r})"
 
     def decision_function(self, X):
-        """Raw margins, starting score included: (n,) for 2 classes, else (n, K)."""
+        """Raw margins of the first ``rounds`` rounds, starting score included: (n,) for 2 classes, else (n, K)."""
         if self.engine == "xgboost":
             import xgboost
 
             data = X if isinstance(X, xgboost.DMatrix) else xgboost.DMatrix(X)
-            margin = self.booster.predict(data, output_margin=True)
+            margin = self.booster.predict(data, output_margin=True, iteration_range=(0, self.rounds or 0))
         else:
-            margin = self.booster.predict(X, raw_score=True)
+            margin = self.booster.predict(X, raw_score=True, num_iteration=self.rounds)
         margin = np.asarray(margin, dtype=np.float64)
         if self.n_classes > 2:
             margin = margin.reshape(-1, self.n_classes)

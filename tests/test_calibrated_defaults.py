@@ -22,8 +22,11 @@ from boost_focal.estimators._calibration import (
     PRIOR_SD_LOG_T,
     PRIOR_SD_SHIFT,
     default_temperature,
+    posterior_sums,
     solve_shift,
+    solve_shifts,
     training_shift,
+    training_shifts,
 )
 
 ESTIMATORS = (FocalXGBClassifier, FocalLGBMClassifier)
@@ -274,6 +277,104 @@ def test_training_shift_on_many_rows_matches_the_frequency():
         assert abs(np.average(post(z / 1.25 + b), weights=weights) - freq) <= 1e-7 * min(freq, 1 - freq)
 
 
+def _softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def test_posterior_sums_multiclass_is_the_direct_sum(monkeypatch):
+    """Stacked and chunked sums == a loop over the shift vectors, weighted and not."""
+    import boost_focal.estimators._calibration as cal
+
+    rng = np.random.default_rng(4)
+    z, w = rng.normal(size=(300, 4)), rng.uniform(0.0, 2.0, 300)
+    shifts = rng.normal(size=(7, 4))
+    post = FocalLoss(2.0, None).posterior
+    for weights in (None, w):
+        direct = np.array([np.average(post(z + b), axis=0, weights=weights) * (300 if weights is None else w.sum())
+                           for b in shifts])
+        np.testing.assert_allclose(posterior_sums(post, z, weights, shifts), direct, rtol=1e-12)
+        monkeypatch.setattr(cal, "STACK_ENTRIES", 2 * z.size)  # chunks of two shift vectors, one of one
+        np.testing.assert_allclose(posterior_sums(post, z, weights, shifts), direct, rtol=1e-12)
+        monkeypatch.undo()
+    assert posterior_sums(post, z[:0], None, shifts).shape == (7, 4)
+
+
+def test_solve_shifts_finds_the_root_mean_zero_and_respects_the_bounds():
+    rng = np.random.default_rng(5)
+    z = rng.normal(size=(2000, 4)) + np.array([1.0, 0.0, -1.0, -2.5])
+    mean_at = lambda shifts: np.array([_softmax(z + b).mean(axis=0) for b in shifts])  # noqa: E731
+    target = np.array([0.3, 0.3, 0.25, 0.15])
+    b = solve_shifts(mean_at, target)
+    assert np.abs(mean_at(b[None])[0] - target).max() <= 1e-7 * target.min()
+    assert abs(b.sum()) < 1e-12 and b[3] > b[0]  # mean zero; the rare-by-margin class raised
+    # a target beyond the bounds: stops at them, finite, no NaN
+    far = solve_shifts(mean_at, np.array([1e-9, 1e-9, 1e-9, 1 - 3e-9]))
+    assert np.all(np.isfinite(far)) and np.abs(far).max() <= 2 * MAX_SHIFT
+    assert far[3] == far.max()
+
+
+def test_training_shifts_on_many_rows_matches_the_frequencies():
+    """Above SHIFT_SUBSAMPLE_ROWS a subsample starts the solver and steers its steps; the means
+    over all rows decide."""
+    rng = np.random.default_rng(6)
+    n = 30_000
+    z = rng.normal(size=(n, 4)) * 1.5 + np.array([1.0, 0.0, -1.0, -2.5])
+    y = np.array([rng.choice(4, p=p) for p in _softmax(z[:, :] * 0.7)])
+    w = rng.uniform(0.5, 2.0, n)
+    loss = FocalLoss(2.0, None)
+    for weights in (None, w):
+        b = training_shifts(loss.posterior, z, y, weights, 1.25)
+        freq = np.bincount(y, weights=weights, minlength=4) / (n if weights is None else w.sum())
+        mean = np.average(loss.posterior(z / 1.25 + b), axis=0, weights=weights)
+        assert np.abs(mean - freq).max() <= 1e-7 * freq.min()
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
+@pytest.mark.parametrize("case", ["all-rounds", "early-stopped", "weighted"])
+def test_multiclass_balanced_shift_matches_the_class_frequencies(cls, hpc_with_two_row_class, case, tmp_path):
+    """With unequal class alphas (here "balanced") the multiclass posterior's per-class means on the
+    training rows miss the class frequencies; margin_shift_ (K,) makes each mean the frequency.
+    The shift survives calibrate() (only T is refitted) and save/load."""
+    from boost_focal.model_io import load_booster
+
+    X, y, _ = hpc_with_two_row_class
+    tr, va = slice(0, 900), slice(900, None)
+    params = dict(n_estimators=40, learning_rate=0.3, n_jobs=1, alpha="balanced")
+    fit_kwargs, w = {}, None
+    if case == "early-stopped":
+        params["early_stopping_rounds"] = 5
+        fit_kwargs["eval_set"] = [(X[va], y[va])]
+    if case == "weighted":
+        w = np.random.default_rng(0).uniform(0.2, 3.0, 900)
+        fit_kwargs["sample_weight"] = w
+    model, _ = _fit(cls, X[tr], y[tr], **params, _fit=fit_kwargs)
+    T, b = model.temperature_, model.margin_shift_
+    assert b.shape == (4,) and abs(b.sum()) < 1e-9 and np.abs(b).max() > 1e-3
+    codes = np.searchsorted(model.classes_, y[tr])
+    freq = np.bincount(codes, weights=w, minlength=4) / (900 if w is None else w.sum())
+    proba = model.predict_proba(X[tr])
+    assert np.abs(np.average(proba, axis=0, weights=w) - freq).max() <= 1e-6 * freq.min() + 1e-12
+    z = model.decision_function(X[tr])
+    np.testing.assert_allclose(b, training_shifts(model.loss_.posterior, z, codes, w, T), atol=1e-5)
+    # without it the per-class means miss the class frequencies on the training rows
+    unshifted = np.average(model.loss_.posterior(z / T), axis=0, weights=w)
+    assert np.abs(unshifted - freq).max() > 1e-3
+    # calibrate(): T refitted on held-out rows, the training shift kept
+    again = model.calibrate(X[va], y[va])
+    np.testing.assert_array_equal(again.margin_shift_, b)
+    np.testing.assert_allclose(
+        again.predict_proba(X[va]), model.loss_.posterior(model.decision_function(X[va]) / again.temperature_ + b),
+        rtol=1e-10)
+    # save/load: the estimator and the library-level reader
+    path = tmp_path / ("model.json" if cls is FocalXGBClassifier else "model.txt")
+    again.save_model(path)
+    loaded = cls().load_model(path)
+    np.testing.assert_array_equal(loaded.margin_shift_, again.margin_shift_)
+    np.testing.assert_array_equal(loaded.predict_proba(X), again.predict_proba(X))
+    np.testing.assert_allclose(load_booster(path).predict_proba(X), again.predict_proba(X), rtol=1e-6, atol=1e-9)
+
+
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
 @pytest.mark.parametrize("case", ["all-rounds", "early-stopped", "weighted", "alpha=0.9", "dataframe"])
 def test_shift_is_set_on_the_training_rows(cls, binary, case):
@@ -344,12 +445,14 @@ def test_gblinear_shift_uses_a_prediction_pass(binary):
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
-def test_no_shift_for_posterior_mode_gamma_zero_or_multiclass(cls, binary, hpc_with_two_row_class):
+def test_no_shift_for_posterior_mode_gamma_zero_or_equal_alpha_multiclass(cls, binary, hpc_with_two_row_class):
     X, y = binary
     assert cls(n_estimators=10, n_jobs=1, probability="posterior").fit(X, y).margin_shift_ == 0.0
     assert cls(n_estimators=10, n_jobs=1, gamma=0.0).fit(X, y).margin_shift_ == 0.0
     Xm, ym, _ = hpc_with_two_row_class
-    assert cls(n_estimators=10, n_jobs=1).fit(Xm, ym).margin_shift_ == 0.0
+    for params in ({}, {"alpha": "balanced", "gamma": 0.0}, {"alpha": "balanced", "probability": "posterior"}):
+        shift = cls(n_estimators=10, n_jobs=1, **params).fit(Xm, ym).margin_shift_
+        assert shift.shape == (4,) and not np.any(shift)
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
@@ -370,7 +473,7 @@ def test_a_tiny_eval_set_moves_the_temperature_little(cls, binary):
 def test_multiclass_temperature_only(cls, hpc_with_two_row_class):
     X, y, _ = hpc_with_two_row_class
     model = cls(n_estimators=40, n_jobs=1).fit(X[:900], y[:900], eval_set=[(X[900:], y[900:])])
-    assert 1.0 <= model.temperature_ <= 3.0 and model.margin_shift_ == 0.0
+    assert 1.0 <= model.temperature_ <= 3.0 and not np.any(model.margin_shift_)
     z = model.decision_function(X[900:])
     np.testing.assert_allclose(model.predict_proba(X[900:]), model.loss_.posterior(z / model.temperature_), rtol=1e-10)
 

@@ -132,3 +132,19 @@ def test_temperature_formulas_match_doc():
                        w=w, y=y)
             assert abs(_eval("training_shift_condition", env)) < 1e-7 * min(y.mean(), 1 - y.mean())
             assert abs(_eval("training_shift_condition", dict(env, b=0.0))) > 1e-6
+
+    # more than two classes, unequal alphas: one shift per class, mean zero
+    X = rng.normal(size=(600, 3))
+    y = np.digitize(X[:, 0] + rng.normal(size=600), [-0.5, 0.8, 1.8])
+    w = rng.uniform(0.5, 2.0, size=600)
+    model = FocalLGBMClassifier(alpha="balanced", n_estimators=5, n_jobs=1).fit(X, y, sample_weight=w)
+    z = model.decision_function(X)
+    b = model.margin_shift_
+    env = dict(np=np, posterior=model.loss_.posterior, z=z, T=model.temperature_, b=b, w=w, Y=np.eye(4)[y])
+    np.testing.assert_allclose(model.predict_proba(X), _eval("tempered_posterior", env), rtol=1e-12)
+    freq = np.bincount(y, weights=w) / w.sum()
+    assert np.abs(_eval("training_shifts_condition", env)).max() < 1e-7 * freq.min()
+    assert np.abs(_eval("training_shifts_condition", dict(env, b=np.zeros(4)))).max() > 1e-4
+    assert abs(b.sum()) < 1e-9
+    equal = FocalLGBMClassifier(n_estimators=5, n_jobs=1).fit(X, y, sample_weight=w)
+    assert not np.any(equal.margin_shift_)

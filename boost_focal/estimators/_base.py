@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from .._validation import check_sample_weight
 from ..focal import FocalLoss
-from ._calibration import fit_temperature, temper, temperature_centre, training_shift
+from ._calibration import fit_temperature, temper, temperature_centre, training_shift, training_shifts
 from ._evaluation import EvalRecorder, check_early_stopping_rounds, check_eval_metric
 from ._scale import auto_loss_scale, check_loss_scale
 from ._threads import SERIAL_BELOW, TRAINING_SERIAL_BELOW, kernel_threads, serial_blas
@@ -565,7 +565,7 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         evals = self._prepare_eval_sets(eval_set, eval_sample_weight)
         rounds = check_early_stopping_rounds(self.early_stopping_rounds, len(evals))
         self.temperature_ = self._temperature_centre() if self.probability == "calibrated" else 1.0
-        self.margin_shift_ = 0.0
+        self.margin_shift_ = self._no_shift()
         recorder = EvalRecorder(
             metric, [(ye, we) for _, ye, we in evals], loss, self._proba_from_margin, classes, rounds, self.n_jobs,
             greater_is_better,
@@ -602,18 +602,30 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
                 lambda stop, start: self._predict_margin(X, stop, start), self.n_estimators_, self.init_score_
             )
             with kernel_threads(self.n_jobs, margin.size), serial_blas():
-                self.margin_shift_ = training_shift(self._posterior, margin, y, w, self.temperature_)
+                if self.n_classes_ == 2:
+                    self.margin_shift_ = training_shift(self._posterior, margin, y, w, self.temperature_)
+                else:  # older XGBoost hands multiclass margins flat, row-major
+                    margin = margin.reshape(y.shape[0], self.n_classes_)
+                    self.margin_shift_ = training_shifts(self._posterior, margin, y, w, self.temperature_)
         return self
+
+    def _no_shift(self):
+        """``margin_shift_`` before (or without) a fitted shift: 0.0 for two classes, else zeros (K,)."""
+        return 0.0 if self.n_classes_ == 2 else np.zeros(self.n_classes_)
 
     def _predicts_tree_windows(self):
         """Whether ``_predict_margin(X, stop, start)`` can predict a window of trees (start > 0)."""
         return True
 
     def _shifts_on_training_rows(self):
-        """Whether fit sets ``margin_shift_`` from the training rows (_calibration.training_shift):
-        calibrated probabilities of a binary focal model (gamma > 0; at gamma = 0 the model is the
-        logloss model and its probabilities are the libraries' own)."""
-        return self.probability == "calibrated" and self.n_classes_ == 2 and self.loss_.gamma > 0.0
+        """Whether fit sets ``margin_shift_`` from the training rows (_calibration.training_shift,
+        training_shifts): calibrated probabilities of a focal model (gamma > 0; at gamma = 0 the
+        model is the logloss model and its probabilities are the libraries' own), binary, or
+        multiclass with unequal class alphas (at equal alphas the per-class shift was measured
+        to cost a little more often than it gained: docs/calibration_choice.md)."""
+        if self.probability != "calibrated" or self.loss_.gamma <= 0.0:
+            return False
+        return self.n_classes_ == 2 or not bool(np.all(self.alpha_ == self.alpha_[0]))
 
     def _resolved_loss_scale(self, loss_scale, loss, totals, alpha):
         """``loss_scale_``: the checked ``loss_scale`` itself, or for "auto" the factor of ``_scale``
@@ -630,17 +642,22 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
     def _fit_temperature(self, margin, y, w):
         """temperature_ and margin_shift_ from held-out margins and class codes (see _calibration)."""
         margin = np.asarray(margin, dtype=np.float64)
+        # more than two classes: only T is fitted; the per-class shift (zeros in fit, where the
+        # training rows set it afterwards; the fitted one in calibrate) is held fixed
+        shift = None if self.n_classes_ == 2 else np.asarray(self.margin_shift_, dtype=np.float64)
         with kernel_threads(self.n_jobs, margin.size), serial_blas():
-            self.temperature_, self.margin_shift_ = fit_temperature(
-                self._posterior, margin, y, w, self.loss_.gamma, self._temperature_centre()
+            self.temperature_, fitted = fit_temperature(
+                self._posterior, margin, y, w, self.loss_.gamma, self._temperature_centre(), shift=shift
             )
+        self.margin_shift_ = fitted if shift is None else shift
 
     def calibrate(self, X, y, sample_weight=None):
         """Refit the focal temperature (``temperature_``, ``margin_shift_``) on held-out rows.
 
         For a model fitted without an ``eval_set``: pass rows the model was not trained on (a
-        calibration split). Only the two scalars of ``probability="calibrated"`` change; the trees
-        do not. Returns self.
+        calibration split). Two classes: T and b are refitted jointly. More classes: T only; the
+        per-class shift set on the training rows (alphas unequal; else zeros) is kept. The trees
+        do not change. Returns self.
         """
         check_is_fitted(self)
         X, codes, w = self._held_out_rows(X, y, sample_weight)

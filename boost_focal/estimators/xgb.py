@@ -88,8 +88,8 @@ class FocalXGBClassifier(FocalBoostClassifier):
         What ``predict_proba`` returns. "calibrated": the class posterior of the tempered margin
         z / T + b (``temperature_``, ``margin_shift_``): T fitted on the last ``eval_set`` after
         training, or T = 1 + min(gamma, 2)/8 without one; for two classes, b makes the mean
-        probability on the training rows their class frequency, as logloss has it (multiclass:
-        b = 0). See ``docs/math.md`` 7.2 and ``docs/calibration.md``; :meth:`calibrate` refits T
+        probability on the training rows their class frequency, as logloss has it (multiclass: one
+        b per class when the class alphas differ, else b = 0). See ``docs/math.md`` 7.2 and ``docs/calibration.md``; :meth:`calibrate` refits T
         and b on held-out rows. "posterior": the
         class posterior recovered from the focal margin as is. "raw": plain sigmoid/softmax of the
         margin. ``predict`` takes the most probable class of it.
@@ -145,8 +145,11 @@ class FocalXGBClassifier(FocalBoostClassifier):
     best_iteration_, n_estimators_, best_score_, evals_result_, feature_importances_
     loss_scale_ : float
         The factor the focal loss was multiplied by in training (see ``loss_scale``).
-    temperature_, margin_shift_ : float
-        The focal temperature T and shift b of ``probability="calibrated"``.
+    temperature_ : float
+        The focal temperature T of ``probability="calibrated"``.
+    margin_shift_ : float or ndarray of shape (n_classes,)
+        The shift b of ``probability="calibrated"`` (margin / T + b): a number for two classes;
+        for more, one per class (mean zero), nonzero only when the class alphas differ.
     """
 
     _library_name = "XGBoost"
