@@ -137,8 +137,14 @@ def posterior_sums(posterior, z, w, shifts):
         block = shifts[lo: lo + per]
         stacked = z[None] + block[:, None]  # (s, n) or (s, n, K)
         p = posterior(stacked.reshape((-1,) + z.shape[1:])).reshape(stacked.shape)
-        out.append(p.sum(axis=1) if w is None else np.tensordot(w, p, axes=(0, 1)) if p.ndim == 3 else p @ w)
+        out.append(p.sum(axis=1) if w is None else np.tensordot(w, p, axes=(0, 1)))  # over the rows
     return np.concatenate(out, axis=0)
+
+
+def _mean_over(posterior, z, weights):
+    """shifts -> the (weighted) mean posterior of ``z`` at each shift (:func:`posterior_sums`)."""
+    total = z.shape[0] if weights is None else weights.sum()
+    return lambda shifts: posterior_sums(posterior, z, weights, shifts) / total
 
 
 def training_shift(posterior, margin, y, w, temperature):
@@ -153,19 +159,14 @@ def training_shift(posterior, margin, y, w, temperature):
     z = np.asarray(margin, dtype=np.float64) / temperature
     weights = None if w is None or not np.size(w) else np.asarray(w, dtype=np.float64)
     target = float(np.average(y == 1, weights=weights))
-
-    def mean_over(z, weights):
-        total = z.shape[0] if weights is None else weights.sum()
-        return lambda shifts: posterior_sums(posterior, z, weights, shifts) / total
-
     start, slope = 0.0, None
     stride = -(-z.shape[0] // SHIFT_SUBSAMPLE_ROWS)
     if stride >= 4:  # a smaller subsample would cost about what it saves
         sub_w = None if weights is None else weights[::stride]
         if sub_w is None or sub_w.sum() > 0:
             loose = 1e-3 * min(target, 1.0 - target)
-            start, slope = solve_shift(mean_over(z[::stride], sub_w), target, tolerance=loose)
-    return solve_shift(mean_over(z, weights), target, start, slope)[0]
+            start, slope = solve_shift(_mean_over(posterior, z[::stride], sub_w), target, tolerance=loose)
+    return solve_shift(_mean_over(posterior, z, weights), target, start, slope)[0]
 
 
 def solve_shifts(mean_at, target, jacobian_at=None, tolerance=None, start=None, iterations=50):
@@ -222,19 +223,14 @@ def training_shifts(posterior, margin, y, w, temperature):
     k = z.shape[1]
     weights = None if w is None or not np.size(w) else np.asarray(w, dtype=np.float64)
     target = np.bincount(y, weights=weights, minlength=k) / (y.shape[0] if weights is None else weights.sum())
-
-    def mean_over(z, weights):
-        total = z.shape[0] if weights is None else weights.sum()
-        return lambda shifts: posterior_sums(posterior, z, weights, shifts) / total
-
     stride = max(1, z.shape[0] // SHIFT_SUBSAMPLE_ROWS)
     sub_w = None if weights is None else weights[::stride]
     if stride == 1 or (sub_w is not None and not sub_w.sum() > 0):
-        return solve_shifts(mean_over(z, weights), target)
+        return solve_shifts(_mean_over(posterior, z, weights), target)
     # The subsample's own root first (cheap), then Newton steps on all rows from there.
-    sub = mean_over(z[::stride], sub_w)
+    sub = _mean_over(posterior, z[::stride], sub_w)
     start = solve_shifts(sub, target, tolerance=1e-3 * float(target.min()))
-    return solve_shifts(mean_over(z, weights), target, sub, start=start)
+    return solve_shifts(_mean_over(posterior, z, weights), target, sub, start=start)
 
 
 def temperature_centre(gamma, early_stopped):

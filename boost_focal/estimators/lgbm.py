@@ -69,8 +69,8 @@ class FocalLGBMClassifier(FocalBoostClassifier):
         z / T + b (``temperature_``, ``margin_shift_``): T fitted on the last ``eval_set`` after
         training, or T = 1 + min(gamma, 2)/8 without one; for two classes, b makes the mean
         probability on the training rows their class frequency, as logloss has it (multiclass: one
-        b per class when the class alphas differ, else b = 0). See ``docs/math.md`` 7.2 and ``docs/calibration.md``; :meth:`calibrate` refits T
-        and b on held-out rows. "posterior": the
+        b per class when the class alphas differ, else b = 0). See ``docs/math.md`` 7.2 and
+        ``docs/calibration.md``; :meth:`calibrate` refits T and b on held-out rows. "posterior": the
         class posterior recovered from the focal margin as is. "raw": plain sigmoid/softmax of the
         margin. ``predict`` takes the most probable class of it.
     loss_scale : "auto" or float > 0, default "auto"
