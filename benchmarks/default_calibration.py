@@ -324,7 +324,10 @@ def render(results, cmp, args, elapsed):
         "T = 1 + min(gamma, 2)/8 (1.25 at the default gamma 2). Then, for two classes, b is set on the training "
         "rows so that their mean probability is the class frequency, as a logloss fit has it "
         "([math.md](math.md), section 7.2; since 2026-12-04: the rows \"default\", \"balanced\" and "
-        "\"alpha=0.9\" below were refitted with it, \"before issue 16\" and the logloss classifiers were not).",
+        "\"alpha=0.9\" below were refitted with it, \"before issue 16\" and the logloss classifiers were not). "
+        "With unequal class alphas (`alpha=\"balanced\"`, a per-class list) a multiclass model gets a shift "
+        "vector b (K,), mean zero, set the same way per class (section 7.2; the multiclass \"balanced\" rows "
+        "were refitted with it on 2026-12-05; at equal alphas, the default, b = 0).",
         "",
         "## Targets (default estimator)",
         "",

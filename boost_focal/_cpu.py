@@ -363,16 +363,21 @@ def binary_fast_kernel(mode, weighted):
     @njit(**_KERNEL)
     def kernel(z, y, w, gamma, kind, alpha_pos, alpha_neg, grad, hess):
         source_key  # noqa: B018 (part of the cache key, see above)
+        # Validation (the caller raises the clear error when bad > 0): a margin that is NaN or
+        # infinite, a label other than 0 or 1 (NaN included). A loop of its own: counted inside
+        # the arithmetic loop it cost 20-25% of the call (50k rows, float32, measured 2026-12-05),
+        # on its own about 0.35 ns a row (memory speed; the rows stay in cache for the next loop).
         bad = 0
+        for i in range(z.shape[0]):
+            zi = np.float64(z[i])
+            yi = np.float64(y[i])
+            bad += np.int64((not (abs(zi) < np.inf)) | ((yi != 0.0) & (yi != 1.0)))
         # One loop for every kind: focal_pow's branch on kind is loop-invariant, so LLVM unswitches
         # the loop into an e^(gamma log r) and an r^n sqrt(r) version and vectorises both, while
         # Numba types the body once (the loop written out per kind typed it twice).
         for i in range(z.shape[0]):
             zi = np.float64(z[i])
             yi = np.float64(y[i])
-            # Validation folded into the pass (the caller raises the clear error when bad > 0):
-            # a margin that is NaN or infinite, a label other than 0 or 1 (NaN included).
-            bad += np.int64((not (abs(zi) < np.inf)) | ((yi != 0.0) & (yi != 1.0)))
             g, h = binary_element_vec(zi, yi, gamma, kind, alpha_pos, alpha_neg, mode)
             if weighted:
                 g *= w[i]
