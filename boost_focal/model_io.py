@@ -140,6 +140,11 @@ def make_document(engine, loss, n_classes, margin_offset=None, probability="post
     offset = None if margin_offset is None else np.asarray(margin_offset, dtype=np.float64)
     if offset is not None and offset.ndim > 1:
         raise ValueError(f"margin_offset must be a number or one value per class, got shape {offset.shape}")
+    n_classes = int(n_classes)
+    for name, value in (("margin_shift", shift), ("margin_offset", offset)):
+        problem = _per_class_problem(value, n_classes)
+        if problem:
+            raise ValueError(f"{name} {problem}")
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -154,6 +159,20 @@ def make_document(engine, loss, n_classes, margin_offset=None, probability="post
         "margin_shift": float(shift) if shift.ndim == 0 else shift.tolist(),
         "estimator": estimator,
     }
+
+
+def _per_class_problem(value, n_classes):
+    """Why ``value`` (None, a number, or a vector) cannot be a per-class margin term of an
+    ``n_classes``-class model, or None: a binary model has one margin (a number), a K-class one
+    a number (the same for every class) or exactly K values."""
+    if value is None or np.ndim(value) == 0:
+        return None
+    size = np.shape(value)[0]
+    if n_classes == 2:
+        return f"must be a number for a binary model (one margin), got {size} values"
+    if size != n_classes:
+        return f"must be a number or {n_classes} values (one per class), got {size} values"
+    return None
 
 
 def check_document(doc, source):
@@ -171,6 +190,17 @@ def check_document(doc, source):
             f"{source} was saved with boost-focal metadata format {version!r}, newer than this "
             f"boost-focal reads ({FORMAT_VERSION}); upgrade boost-focal"
         )
+    n_classes = doc.get("n_classes")
+    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
+        raise ValueError(f"{source}: the boost-focal metadata is malformed (n_classes {n_classes!r})")
+    for name in ("margin_shift", "margin_offset"):
+        value = doc.get(name)
+        ok = value is None or isinstance(value, (int, float)) or (
+            isinstance(value, list) and all(isinstance(v, (int, float)) for v in value)
+        )
+        problem = _per_class_problem(value, n_classes) if ok else "must be a number or a list of numbers"
+        if problem:
+            raise ValueError(f"{source}: the boost-focal metadata is malformed ({name} {problem})")
     return doc
 
 

@@ -244,6 +244,36 @@ def test_newer_format_is_refused(tmp_path):
         FocalXGBClassifier().load_model(tmp_path / "m.json")
 
 
+def test_per_class_terms_must_match_the_number_of_classes(tmp_path):
+    """margin_shift / margin_offset: a number for a binary model; a number or K values for K
+    classes. Refused when written (make_document) and when read (a hand-edited file)."""
+    loss = FocalLoss(2.0)
+    with pytest.raises(ValueError, match="margin_shift must be a number for a binary model"):
+        model_io.make_document("xgboost", loss, 2, margin_shift=[0.1, -0.1])
+    with pytest.raises(ValueError, match=r"margin_shift must be a number or 3 values \(one per class\), got 2"):
+        model_io.make_document("xgboost", loss, 3, margin_shift=[0.1, -0.1])
+    with pytest.raises(ValueError, match="margin_offset must be a number or 3 values"):
+        model_io.make_document("lightgbm", loss, 3, margin_offset=[0.0, 1.0, 2.0, 3.0])
+    for shift in (0.0, [0.1, 0.0, -0.1]):
+        assert model_io.make_document("xgboost", loss, 3, margin_shift=shift)["margin_shift"] == shift
+
+    X, y = _data("multi-int")
+    model = FocalXGBClassifier(n_estimators=2, n_jobs=1, alpha="balanced").fit(X, y)
+    path = tmp_path / "m.json"
+    model.save_model(path)
+    assert np.shape(model_io.load_booster(path).margin_shift) == (3,)
+    for bad, match in (([0.1, -0.1], "got 2 values"), ("x", "a list of numbers")):
+        doc = model_io.read(path, "xgboost")[1]
+        doc["margin_shift"] = bad
+        bst = model.booster_.copy()
+        bst.set_attr(**{model_io.XGB_ATTRIBUTE: model_io.dumps(doc)})
+        bst.save_model(tmp_path / "edited.json")
+        with pytest.raises(ValueError, match=f"malformed \\(margin_shift .*{match}"):
+            FocalXGBClassifier().load_model(tmp_path / "edited.json")
+        with pytest.raises(ValueError, match="malformed"):
+            model_io.load_booster(tmp_path / "edited.json")
+
+
 def test_unstorable_parameters_warn(tmp_path):
     X, y = _data("binary-str")
 
