@@ -31,7 +31,7 @@ import numpy as np
 
 from boost_focal import FocalLGBMClassifier, FocalLoss, FocalXGBClassifier, xgb_train
 
-from .bench_training import binary_data, recording, replaying, softmax_data
+from .bench_training import binary_data, logloss_objective, prior_margin, recording, replaying, softmax_data
 from .timing import Row, fmt_ms, verdict
 
 THREADS = 2
@@ -69,41 +69,12 @@ def _through_xgb_train():
     return ThroughXgbTrain
 
 
-def _logloss_objective(y, k, library):
-    """NumPy logloss (grad, hess) as the built-in objectives compute them, float32: binary
-    p - y and p (1 - p); K classes p - onehot and 2 p (1 - p) (XGBoost) or K/(K-1) p (1 - p)
-    (LightGBM)."""
-    onehot = np.eye(k, dtype=np.float64)[y] if k > 2 else None
-
-    def objective(margin, _data):
-        z = np.asarray(margin, dtype=np.float64)
-        if k == 2:
-            p = 1.0 / (1.0 + np.exp(-z))
-            g, h = p - y, p * (1.0 - p)
-        else:
-            z = z.reshape(-1, k)
-            e = np.exp(z - z.max(axis=1, keepdims=True))
-            p = e / e.sum(axis=1, keepdims=True)
-            g, h = p - onehot, (2.0 if library == "xgb" else k / (k - 1.0)) * p * (1.0 - p)
-        return g.astype(np.float32), np.maximum(h, 1e-16).astype(np.float32)
-
-    return objective
-
-
-def _prior_margin(y, k):
-    """The logloss-optimal constant margin: log-odds of the base rate, or log class priors."""
-    prior = np.bincount(y, minlength=k) / y.size
-    if k == 2:
-        return float(np.log(prior[1] / prior[0]))
-    return np.log(prior)
-
-
 def _logloss_replays(x, y, k, threads, train_params, lp):
     """Whole-fit callables replaying recorded logloss gradients: (XGBoost, LightGBM)."""
     import lightgbm as lgb
     import xgboost as xgb
 
-    start = _prior_margin(y, k)
+    start = prior_margin(y, k)
     base_margin = np.tile(start, (y.size, 1)) if k > 2 else np.full(y.size, start)
 
     def xgb_fit(obj):
@@ -122,8 +93,8 @@ def _logloss_replays(x, y, k, threads, train_params, lp):
         return lgb.train(dict(lgb_params, objective=obj), data, ROUNDS)
 
     xgb_store, lgb_store = [], []
-    xgb_fit(recording(_logloss_objective(y, k, "xgb"), xgb_store))
-    lgb_fit(recording(_logloss_objective(y, k, "lgb"), lgb_store))
+    xgb_fit(recording(logloss_objective(y, k, "xgb"), xgb_store))
+    lgb_fit(recording(logloss_objective(y, k, "lgb"), lgb_store))
     return lambda: xgb_fit(replaying(xgb_store)), lambda: lgb_fit(replaying(lgb_store))
 
 

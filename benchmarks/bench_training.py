@@ -14,7 +14,15 @@ log-loss trees (plus the custom-objective round trip), which no objective implem
 change; and FocalLoss/replay, the objective's own cost. Built-in, FocalLoss and replay fits
 alternate; each is timed round by round and the per-round medians are summed
 (``timing.interleaved_round_medians``).
+
+XGBoost also runs each case through ``boost_focal.xgb_train`` (the lean loop the estimators use,
+same models as ``xgb.train``): FocalLoss, the replay of its gradients, and a replay of logloss
+gradients (the built-in's trees), so the table separates the round trip (logloss replay /
+built-in), the cost of growing focal trees (replay / logloss replay) and the objective's own cost
+in the fastest loop (FocalLoss / its replay, target <= 1.05x).
 """
+
+import functools
 
 import numpy as np
 
@@ -26,6 +34,7 @@ THREADS = 2
 DEPTH = 6
 BINARY_TARGET = 1.10
 SOFTMAX_TARGET = 1.15
+OWN_COST_TARGET = 1.05  # binary: FocalLoss against a replay of its own gradients through the same loop
 
 
 def binary_data(n, n_features=20, positive_rate=0.05, seed=0):
@@ -48,12 +57,45 @@ def softmax_data(n, k, n_features=20, seed=0):
     return x, scores.argmax(axis=1).astype(np.float32)
 
 
+def logloss_objective(y, k, library):
+    """NumPy logloss (grad, hess) as the built-in objectives compute them, float32: binary
+    p - y and p (1 - p); K classes p - onehot and 2 p (1 - p) (XGBoost) or K/(K-1) p (1 - p)
+    (LightGBM). Recorded once and replayed, it separates a library's custom-objective round trip
+    from the shape of the trees that focal gradients grow."""
+    codes = np.asarray(y).astype(np.int64)
+    onehot = np.eye(k, dtype=np.float64)[codes] if k > 2 else None
+    target = codes.astype(np.float64)
+
+    def objective(margin, _data):
+        z = np.asarray(margin, dtype=np.float64)
+        if k == 2:
+            p = 1.0 / (1.0 + np.exp(-z))
+            g, h = p - target, p * (1.0 - p)
+        else:
+            z = z.reshape(-1, k)
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            p = e / e.sum(axis=1, keepdims=True)
+            g, h = p - onehot, (2.0 if library == "xgb" else k / (k - 1.0)) * p * (1.0 - p)
+        return g.astype(np.float32), np.maximum(h, 1e-16).astype(np.float32)
+
+    return objective
+
+
+def prior_margin(y, k):
+    """The logloss-optimal constant margin: log-odds of the base rate, or log class priors."""
+    prior = np.bincount(np.asarray(y).astype(np.int64), minlength=k) / len(y)
+    if k == 2:
+        return float(np.log(prior[1] / prior[0]))
+    return np.log(prior)
+
+
 def recording(objective, store):
-    """``objective`` with every (grad, hess) it returns appended to ``store``."""
+    """``objective`` with every (grad, hess) it returns appended to ``store`` (as copies: an
+    objective may hand back buffers that it overwrites in the next round)."""
 
     def recorded(first, second):
         grad, hess = objective(first, second)
-        store.append((grad, hess))
+        store.append((np.array(grad), np.array(hess)))
         return grad, hess
 
     return recorded
@@ -89,10 +131,10 @@ def _cases(train, raw_margin, gamma):
         "focal": lambda clock: train(clock, fl),
         "replay": lambda clock: train(clock, replaying(store)),
     }
-    return cases, same
+    return cases, same, store
 
 
-def _xgb_cases(x, y, k, rounds, gamma):
+def _xgb_cases(x, y, k, rounds, gamma, lean=False):
     import xgboost as xgb
 
     class Ticks(xgb.callback.TrainingCallback):
@@ -115,8 +157,46 @@ def _xgb_cases(x, y, k, rounds, gamma):
         return xgb.train(builtin, dtrain, rounds, obj=obj, callbacks=[Ticks(clock)] if clock else None)
 
     probe = xgb.DMatrix(x[:20_000])
-    cases, same = _cases(train, lambda model: model.predict(probe, output_margin=True), gamma)
+    cases, same, store = _cases(train, lambda model: model.predict(probe, output_margin=True), gamma)
+    if lean:
+        lean_cases, lean_same = _xgb_lean_cases(x, y, k, rounds, gamma, builtin, dtrain, store, Ticks)
+        cases.update(lean_cases)
+        same = same and lean_same
     return cases, same, f"xgboost {xgb.__version__}", builtin["objective"]
+
+
+def _xgb_lean_cases(x, y, k, rounds, gamma, params, dtrain, focal_store, ticks):
+    """The same fits through ``boost_focal.xgb_train``, the fastest loop: FocalLoss, the replay
+    of FocalLoss's recorded gradients (``focal_store``, the ones the replay through ``xgb.train`` hands back: the two loops grow
+    byte-identical models, tests/test_xgb_loop.py), and a replay of logloss gradients recorded
+    once from a NumPy logloss objective started at the class prior (``base_margin``), which grows
+    the built-in's trees to within rounding: the round trip through the loop with nothing
+    computed and logloss's tree shape. So "replay / logloss replay" is what focal trees cost to
+    grow, and "FocalLoss / replay" the objective's own cost in that loop."""
+    import xgboost as xgb
+
+    from boost_focal import xgb_train
+
+    start = prior_margin(y, k)
+    base_margin = np.tile(start, (y.size, 1)) if k > 2 else np.full(y.size, start)
+    dlogloss = xgb.QuantileDMatrix(x, label=y, base_margin=base_margin, nthread=THREADS)
+    store = []
+    xgb_train(params, dlogloss, rounds, obj=recording(logloss_objective(y, k, "xgb"), store))
+    fl = FocalLoss(gamma)
+
+    def lean(clock, data, obj):
+        return xgb_train(params, data, rounds, obj=obj, callbacks=[ticks(clock)] if clock else None)
+
+    lean_cases = {
+        "lean_focal": lambda clock: lean(clock, dtrain, fl),
+        "lean_replay": lambda clock: lean(clock, dtrain, replaying(focal_store)),
+        "lean_logloss_replay": lambda clock: lean(clock, dlogloss, replaying(store)),
+    }
+    warm = {name: fn(None) for name, fn in lean_cases.items()}
+    probe = xgb.DMatrix(x[:20_000])
+    same = np.array_equal(warm["lean_focal"].predict(probe, output_margin=True),
+                          warm["lean_replay"].predict(probe, output_margin=True))
+    return lean_cases, same
 
 
 def _lgb_cases(x, y, k, rounds, gamma):
@@ -136,7 +216,7 @@ def _lgb_cases(x, y, k, rounds, gamma):
         p = builtin if objective is None else dict(builtin, objective=objective)
         return lgb.train(p, ds, rounds, callbacks=[lambda env: clock.tick()] if clock else None)
 
-    cases, same = _cases(train, lambda model: model.predict(x[:20_000], raw_score=True), gamma)
+    cases, same, _ = _cases(train, lambda model: model.predict(x[:20_000], raw_score=True), gamma)
     return cases, same, f"lightgbm {lgb.__version__}", builtin["objective"]
 
 
@@ -164,7 +244,30 @@ def _rows(case, sizes, t, same, versions, builtin_name, target):
         versions, f"{fmt_s(est['focal'])} vs {fmt_s(est['replay'])}", f"{est['focal'] / est['replay']:.3f}x", "", "",
         extra,
     )
-    return [focal, trees, own]
+    if "lean_focal" not in est:
+        return [focal, trees, own]
+    return [focal, trees, own, *_lean_rows(case, sizes, est, extra, both, lib, versions, builtin_name, target)]
+
+
+def _lean_rows(case, sizes, est, extra, both, lib, versions, builtin_name, target):
+    """XGBoost through ``boost_focal.xgb_train`` (see :func:`_xgb_lean_cases`): end to end, the
+    round trip, the trees' shape, and the objective's own cost (target 1.05x its replay)."""
+    loop = "boost_focal.xgb_train"
+
+    def row(what, a, b, threads, limit=None):
+        r = est[a] / est[b]
+        return Row("training", f"{case}: {what}", sizes, threads, versions, f"{fmt_s(est[a])} vs {fmt_s(est[b])}",
+                   f"{r:.3f}x", f"<= {limit:.2f}x" if limit else "", verdict(r, limit) if limit else "", extra)
+
+    return [
+        row(f"FocalLoss(gamma=2) through {loop} vs built-in {builtin_name}", "lean_focal", "builtin", both, target),
+        row(f"logloss gradients replayed through {loop} (precomputed, the built-in's trees) vs built-in "
+            f"{builtin_name}: the round trip", "lean_logloss_replay", "builtin", lib),
+        row(f"FocalLoss's gradients replayed through {loop} vs that logloss replay: growing focal trees",
+            "lean_replay", "lean_logloss_replay", lib),
+        row(f"FocalLoss(gamma=2) through {loop} vs its replay through {loop}: the objective's own cost",
+            "lean_focal", "lean_replay", both, OWN_COST_TARGET if "binary" in case else None),
+    ]
 
 
 def _numba_threads():
@@ -175,7 +278,7 @@ def _numba_threads():
 
 def _library_rows(case, x, y, k, sizes, rounds, repeats, gamma, target):
     rows = []
-    for lib, fn in (("XGBoost", _xgb_cases), ("LightGBM", _lgb_cases)):
+    for lib, fn in (("XGBoost", functools.partial(_xgb_cases, lean=True)), ("LightGBM", _lgb_cases)):
         cases, same, versions, name = fn(x, y, k, rounds, gamma)  # every fit has run once
         t = interleaved_round_medians(cases, repeats)
         rows += _rows(f"{lib} {case}", sizes, t, same, versions, name, target)

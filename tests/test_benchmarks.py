@@ -63,6 +63,34 @@ def test_replayed_gradients_grow_the_focal_model(lib, k):
     assert set(cases) == {"builtin", "focal", "replay"}
 
 
+@pytest.mark.parametrize("k", [2, 3])
+def test_lean_loop_cases_replay_the_focal_model_and_tick_every_round(k):
+    """The XGBoost rows through boost_focal.xgb_train: the replay of FocalLoss's gradients
+    reproduces the FocalLoss model through that loop, every case ticks once a round, and the
+    logloss replay grows the built-in's model (to within NumPy's logloss against the built-in's
+    rounding), so "replay / logloss replay" isolates the focal trees' shape."""
+    xgb = pytest.importorskip("xgboost")
+    x, y = bench_training.binary_data(3_000) if k == 2 else bench_training.softmax_data(3_000, k)
+    cases, same, _, _ = bench_training._xgb_cases(x, y, k, 5, 2.0, lean=True)
+    assert same is True
+    assert set(cases) == {"builtin", "focal", "replay", "lean_focal", "lean_replay", "lean_logloss_replay"}
+    models = {}
+    for name, fn in cases.items():
+        clock = RoundClock()
+        models[name] = fn(clock)
+        assert len(clock.rounds()) == models[name].num_boosted_rounds() == 5, name
+    probe = xgb.DMatrix(x[:500])
+    start = bench_training.prior_margin(y, k)
+    offset = np.tile(start, (500, 1)) if k > 2 else np.full(500, start)
+    logloss = models["lean_logloss_replay"].predict(xgb.DMatrix(x[:500], base_margin=offset), output_margin=True)
+    builtin = models["builtin"].predict(probe, output_margin=True)
+    if k > 2:  # softmax ignores a common shift (the built-in starts from its own base score)
+        logloss, builtin = (m - m.mean(axis=1, keepdims=True) for m in (logloss, builtin))
+    np.testing.assert_allclose(logloss, builtin, atol=2e-3)
+    focal = models["lean_focal"].predict(probe, output_margin=True)
+    assert np.abs(focal - builtin).max() > 0.05  # the focal model is another model
+
+
 def test_replay_is_not_trivially_equal():
     """The equality check can fail: replaying another loss's gradients gives another model."""
     xgb = pytest.importorskip("xgboost")
@@ -116,9 +144,9 @@ def test_small_data_logloss_replay_grows_the_classifiers_models(monkeypatch, k):
     ours_x, ours_l = candidates["xgb_logloss_replay"](), candidates["lgb_logloss_replay"]()
     theirs_x = xgb.XGBClassifier(**xp).fit(x, y)
     theirs_l = lgb.LGBMClassifier(**lp).fit(x, y)
-    px = ours_x.predict(xgb.DMatrix(x, base_margin=np.tile(bench_small._prior_margin(y, k), (y.size, 1)) if k > 2
-                                    else np.full(y.size, bench_small._prior_margin(y, k))))
-    pl = ours_l.predict(x, raw_score=True) + bench_small._prior_margin(y, k)
+    px = ours_x.predict(xgb.DMatrix(x, base_margin=np.tile(bench_training.prior_margin(y, k), (y.size, 1)) if k > 2
+                                    else np.full(y.size, bench_training.prior_margin(y, k))))
+    pl = ours_l.predict(x, raw_score=True) + bench_training.prior_margin(y, k)
     if k == 2:
         pl = 1.0 / (1.0 + np.exp(-pl))
     else:
