@@ -16,6 +16,9 @@ the same loop (the same callbacks container, evaluation, early stopping and verb
   view; any other callable gets a fresh copy, as from ``xgb.train``.
 - ``XGBoosterTrainOneIter`` with the gradient arrays' interfaces written directly.
 
+- Without evals or a custom metric, the callbacks directly, with the container's (empty)
+  history: ``xgb.train``'s container would still evaluate an empty list every round.
+
 Feature names are checked once per run, which is all ``Booster.update`` does with them (they
 cannot change during training). The trees are the same: the same margins reach the objective
 and the same gradient bytes reach XGBoost (tests/test_xgb_loop.py checks bit-for-bit equal
@@ -157,6 +160,19 @@ class RoundTrip:
         return text
 
 
+def _plain_container(container):
+    """The container is xgboost's own CallbackContainer, not in cv mode, with the attributes its
+    after_iteration reads (checked on 2.1-3.2): only then may the loop call the callbacks itself."""
+    import xgboost as xgb
+
+    return (
+        type(container) is xgb.callback.CallbackContainer
+        and not getattr(container, "is_cv", True)
+        and isinstance(getattr(container, "callbacks", None), (list, tuple))
+        and isinstance(getattr(container, "history", None), dict)
+    )
+
+
 def _objective_for(obj, dtrain, bst, own):
     """margins view -> (grad, hess). ``own``: ``obj`` is boost-focal's and may see the view."""
     from ._frameworks import _finite_check, _grad_hess, _n_classes, prepare_xgb
@@ -256,6 +272,12 @@ def _train(
     if lean:
         round_trip = RoundTrip(xgb, bst, dtrain)
         objective = _objective_for(obj, dtrain, bst, own_objective)
+    # Nothing to evaluate (no evals, no custom metric): the container's after_iteration would
+    # still ask XGBoost to evaluate an empty list each round (a C call and the parse of its
+    # "[i]" reply, about 10 us), so the callbacks are called directly with the same (empty)
+    # history. Same models, same callback calls (tests/test_xgb_loop.py).
+    quiet = lean and not evals and custom_metric is None and _plain_container(cb_container)
+    hooks = cb_container.callbacks if quiet else None
     for i in range(num_boost_round):
         if cb_container.before_iteration(bst, i, dtrain, evals):
             break
@@ -266,7 +288,10 @@ def _train(
             round_trip.boost(i, grad, hess)
         else:
             bst.update(dtrain, iteration=i, fobj=obj)
-        if cb_container.after_iteration(bst, i, dtrain, evals):
+        if quiet:
+            if hooks and any(c.after_iteration(bst, i, cb_container.history) for c in hooks):
+                break
+        elif cb_container.after_iteration(bst, i, dtrain, evals):
             break
     bst = cb_container.after_training(bst)
     if evals_result is not None:

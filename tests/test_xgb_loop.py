@@ -118,6 +118,48 @@ def test_callbacks_see_the_same_rounds_and_can_stop_training():
     assert b.num_boosted_rounds() == 7 and log["train"] == log["lean"]
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_without_evals_the_callbacks_run_without_an_evaluation_call(monkeypatch, n_classes):
+    """No evals and no custom metric: the loop calls the callbacks itself (no per-round
+    Booster.eval_set of an empty list); the callbacks see the same rounds and the same empty
+    history, can stop training, and the model is xgb.train's."""
+    dtrain, dvalid = _data(n_classes=n_classes, seed=4)
+    params = _params(n_classes)
+    log = {}
+
+    class StopAt(xgb.callback.TrainingCallback):
+        def __init__(self, key):
+            super().__init__()
+            self.key = key
+
+        def before_iteration(self, model, epoch, evals_log):
+            log[self.key].append(("before", epoch))
+            return False
+
+        def after_iteration(self, model, epoch, evals_log):
+            log[self.key].append((epoch, model.num_boosted_rounds(), dict(evals_log)))
+            return epoch == 5
+
+    fl = FocalLoss(2.0)
+    log["train"], log["lean"] = [], []
+    a = xgb.train(params, dtrain, 20, obj=fl, callbacks=[StopAt("train")], verbose_eval=False)
+    evaluations = []
+    real = xgb.Booster.eval_set
+    monkeypatch.setattr(xgb.Booster, "eval_set", lambda self, *a, **k: evaluations.append(1) or real(self, *a, **k))
+    result = {}
+    b = xgb_train(params, dtrain, 20, obj=fl, callbacks=[StopAt("lean")], verbose_eval=False, evals_result=result)
+    _same_model(a, b, dvalid)
+    assert b.num_boosted_rounds() == 6 and log["train"] == log["lean"] and result == {}
+    assert evaluations == []
+    c = xgb_train(params, dtrain, 8, obj=fl, verbose_eval=False)  # no callbacks at all
+    assert evaluations == []
+    _same_model(xgb.train(params, dtrain, 8, obj=fl, verbose_eval=False), c, dvalid)
+    assert len(evaluations) == 8  # xgb.train itself evaluates the empty list every round
+    evaluations.clear()
+    xgb_train(params, dtrain, 3, obj=fl, evals=[(dvalid, "v")], verbose_eval=False)
+    assert len(evaluations) == 3  # with evals: the container's own evaluation, every round
+
+
 def test_continued_training_and_other_gradient_forms():
     dtrain, dvalid = _data(n_classes=3, seed=5)
     params = _params(3)
