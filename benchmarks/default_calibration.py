@@ -321,7 +321,10 @@ def render(results, cmp, args, elapsed):
         "Hessian thresholds and L2 penalty then mean what they mean for their own classifiers.",
         "* `probability=\"calibrated\"`: the posterior of z / T + b. With an `eval_set`, T in [1, gamma + 1] is "
         "fitted on the eval set's log loss after training (jointly with a shift, under a weak prior); without one, "
-        "T = 1 + min(gamma, 2)/8 (1.25 at the default gamma 2). Then, for two classes, b is set on the training "
+        "T = 1 + s min(gamma, 2) min(1, B / 10) with B = learning rate x trees and s = 1/8, 3/32 for XGBoost "
+        "binary (at gamma 2 and B >= 10: 1.25, XGBoost binary 1.1875; since 2026-12-06, the unstopped rows "
+        "were refitted with it; [calibration_choice.md](calibration_choice.md), last section). Then, for "
+        "two classes, b is set on the training "
         "rows so that their mean probability is the class frequency, as a logloss fit has it "
         "([math.md](math.md), section 7.2; since 2026-12-04: the rows \"default\", \"balanced\" and "
         "\"alpha=0.9\" below were refitted with it, \"before issue 16\" and the logloss classifiers were not). "

@@ -451,7 +451,7 @@ class _DaskFocalMixin:
         self.init_score_ = init_score_from_totals(loss, totals)
         self.loss_scale_ = self._resolved_loss_scale(check_loss_scale(self.loss_scale), loss, totals, alpha)
         # no eval set on Dask: the calibrated probabilities use the no-eval-set temperature
-        self.temperature_ = self._temperature_centre() if self.probability == "calibrated" else 1.0
+        self.temperature_ = self._temperature_centre(n_estimators) if self.probability == "calibrated" else 1.0
         self.margin_shift_ = self._no_shift()
 
         codes, weights = self._codes_and_weights(y, w, classes, factors)
@@ -464,6 +464,8 @@ class _DaskFocalMixin:
         self.booster_ = self._train_dask(client, X, codes, weights, objective, n_estimators, extra)
         self.best_iteration_ = self._rounds_trained() - 1
         self.n_estimators_ = self.best_iteration_ + 1
+        if self.probability == "calibrated":  # the budget of the trees kept (fewer if training stalled)
+            self.temperature_ = self._temperature_centre(self.n_estimators_)
         self.best_score_ = None
         self.evals_result_ = {}
         if self._shifts_on_training_rows():

@@ -319,3 +319,51 @@ def test_default_calibration_refit_replaces_only_the_named_models(tmp_path, monk
     assert sorted((r["model"], r["v"]) for r in out["rows"]) == [("before", 1), ("focal", 2), ("logloss", 1)]
     assert out["info"]["seconds"] == 7.0
     assert json.loads((tmp_path / "t.f5.json").read_text()) == out
+
+
+def test_temperature_budget_grid_scores_what_fit_would_predict(monkeypatch):
+    """At the grid T that the estimator picks itself (budget 20 x 0.5 = 10: XGBoost binary 1.1875,
+    LightGBM 1.25), the study's re-solved shift and tempered posterior give the test scores of the
+    estimator's own predict_proba, fitted under the same protocol."""
+    from sklearn.datasets import make_classification
+
+    from benchmarks import temperature_budget as tb
+
+    dc = tb.dc  # the module the script imported (benchmarks/ is on its path)
+    X, y = make_classification(400, 5, n_informative=3, weights=[0.85], random_state=3)
+    monkeypatch.setattr(dc, "load_table", lambda name: (X, y, ""))
+    monkeypatch.setattr(dc, "ROUNDS", dict(dc.ROUNDS))  # run_table sets these globals: restore them
+    monkeypatch.setattr(dc, "LEARNING_RATE", dc.LEARNING_RATE)
+    rows = tb.run_table(("synthetic", 20, 0.5, 2.0, False))
+    got = {(r[0], r[4], r[5]): r[6] for r in rows}
+    assert {T for (_, model, T) in got if model == "focal"} == set(tb.GRID)
+    for engine, T in (("xgboost", 1.1875), ("lightgbm", 1.25)):
+        losses = []
+        for fold, te, regime, args in dc.fold_splits(X, y, 5, ("unstopped",)):
+            model = dc._focal_model(engine, regime, {"gamma": 2.0}, *args)
+            assert model.temperature_ == T
+            losses.append(dc.scores(y[te], model.predict_proba(X[te]))["log_loss"])
+        assert got[(engine, "focal", T)] == pytest.approx(np.mean(losses), rel=1e-6)
+        assert got[(engine, "focal", 1.0)] != pytest.approx(np.mean(losses), rel=1e-3)
+
+
+def test_temperature_budget_report_reads_runs_and_counts_passes():
+    import pandas as pd
+
+    from benchmarks import temperature_budget as tb
+
+    assert tb._budget("300x0.1", "xgboost") == (2.0, 30.0)
+    assert tb._budget("100x0_library_g4", "xgboost") == (4.0, 30.0)
+    assert tb._budget("100x0_library", "lightgbm") == (2.0, 10.0)
+    assert tb.tag(50, 0.1, 1.0, False) == "50x0.1_g1" and tb.tag(100, 0.0, 2.0, True) == "100x0_library"
+    rows = [("xgboost", "binary", "a", 100, "logloss", 0.0, 0.10, 0.05),
+            ("xgboost", "binary", "a", 100, "focal", 1.0, 0.12, 0.05),
+            ("xgboost", "binary", "a", 100, "focal", 1.5, 0.10, 0.05),
+            ("xgboost", "binary", "b", 100, "logloss", 0.0, 0.10, 0.05),
+            ("xgboost", "binary", "b", 100, "focal", 1.0, 0.10, 0.05),
+            ("xgboost", "binary", "b", 100, "focal", 1.5, 0.10, 0.06)]
+    df = pd.DataFrame(rows, columns=["engine", "task", "dataset", "rows", "model", "T", "log_loss", "brier"])
+    assert tb.passes(df, "xgboost", lambda task: 1.0) == 1  # a: log loss 1.2x; b passes
+    assert tb.passes(df, "xgboost", lambda task: 1.5) == 1  # a passes; b: Brier 1.2x
+    assert tb.passes(df, "xgboost", lambda task: 1.25) == 0  # interpolated: a log loss 1.1x, b Brier 1.1x
+    assert tb.passes(df, "xgboost", lambda task: 1.45) == 1  # a: 1.02x, b: Brier 1.18x

@@ -191,20 +191,63 @@ def test_large_gamma_still_trains(cls, binary, gamma):
 
 
 # ---------------------------------------------------------------------------- focal temperature
+#: the no-eval-set temperature at gamma 2 from a boosting budget (learning rate x trees) of 10 on:
+#: XGBoost binary 1 + 2 * 3/32, every other case 1 + 2 / 8 (docs/math.md 7.2)
+FULL_T = {("xgb", 2): 1.1875, ("xgb", "multi"): 1.25, ("lgbm", 2): 1.25, ("lgbm", "multi"): 1.25}
+
+
+def full_temperature(cls, k=2):
+    return FULL_T[("xgb" if issubclass(cls, FocalXGBClassifier) else "lgbm", 2 if k == 2 else "multi")]
+
+
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
 def test_calibrated_without_eval_set_is_the_posterior_of_the_default_temperature(cls, binary):
     X, y = binary
-    model = cls(n_estimators=20, n_jobs=1).fit(X, y)
+    model = cls(n_estimators=20, learning_rate=0.5, n_jobs=1).fit(X, y)  # budget 10: the full temperature
     assert model.probability == "calibrated"
-    assert model.temperature_ == default_temperature(2.0) == 1.25
+    T = full_temperature(cls)
+    assert model.temperature_ == T
     z = model.decision_function(X)
     b = model.margin_shift_
-    np.testing.assert_allclose(model.predict_proba(X)[:, 1], model.loss_.posterior(z / 1.25 + b), rtol=1e-12)
+    np.testing.assert_allclose(model.predict_proba(X)[:, 1], model.loss_.posterior(z / T + b), rtol=1e-12)
     # b: the mean probability on the training rows is the class frequency there (and b = 0 is not)
-    assert abs(model.loss_.posterior(z / 1.25 + b).mean() - y.mean()) < 2e-8
-    assert abs(model.loss_.posterior(z / 1.25).mean() - y.mean()) > 1e-4
-    post = cls(n_estimators=20, n_jobs=1, probability="posterior").fit(X, y)
+    assert abs(model.loss_.posterior(z / T + b).mean() - y.mean()) < 2e-8
+    assert abs(model.loss_.posterior(z / T).mean() - y.mean()) > 1e-4
+    post = cls(n_estimators=20, learning_rate=0.5, n_jobs=1, probability="posterior").fit(X, y)
     np.testing.assert_allclose(post.predict_proba(X)[:, 1], post.loss_.posterior(z), rtol=1e-12)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
+def test_no_eval_set_temperature_grows_with_the_boosting_budget(cls, binary, hpc_with_two_row_class):
+    """T - 1 is proportional to learning rate x trees up to a budget of 10, then constant; the
+    learning rate is read wherever the booster gets it (named, a keyword alias, the default)."""
+    X, y = binary
+    Xm, ym, _ = hpc_with_two_row_class
+    full = full_temperature(cls)
+    for params, budget in (
+        (dict(n_estimators=10, learning_rate=0.1), 1.0),
+        (dict(n_estimators=30, learning_rate=0.1), 3.0),
+        (dict(n_estimators=40, learning_rate=0.25), 10.0),
+        (dict(n_estimators=300, learning_rate=0.1), 30.0),
+        (dict(n_estimators=20), 20 * (0.3 if cls is FocalXGBClassifier else 0.1)),  # library default
+        (dict(n_estimators=20, eta=0.05), 1.0),  # a keyword alias of the learning rate
+    ):
+        model = cls(n_jobs=1, **params).fit(X, y)
+        assert model.temperature_ == pytest.approx(1 + (full - 1) * min(1.0, budget / 10), rel=1e-12), params
+        assert model.temperature_ == pytest.approx(
+            default_temperature(2.0, budget, (full - 1) / 2), rel=1e-12
+        )
+    # gamma scales it (capped at 2), multiclass uses the 1/8 slope in both engines
+    assert cls(n_estimators=30, learning_rate=0.1, gamma=1.0, n_jobs=1).fit(X, y).temperature_ == pytest.approx(
+        1 + (full - 1) / 2 * 0.3
+    )
+    assert cls(n_estimators=30, learning_rate=0.1, gamma=4.0, n_jobs=1).fit(X, y).temperature_ == pytest.approx(
+        1 + (full - 1) * 0.3
+    )
+    multi = cls(n_estimators=30, learning_rate=0.1, n_jobs=1).fit(Xm, ym)
+    assert multi.temperature_ == pytest.approx(1 + 0.25 * 0.3)
+    # no rounds at all (budget 0): the exact posterior
+    assert default_temperature(2.0, 0.0) == 1.0
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
@@ -216,7 +259,7 @@ def test_temperature_is_fitted_on_the_eval_set(cls, binary, stopped):
     model = cls(**params).fit(X[tr], y[tr], eval_set=[(X[va], y[va])])
     T, b = model.temperature_, model.margin_shift_
     assert 1.0 <= T <= 3.0 and -3.0 <= b <= 3.0
-    centre = 1.0 if stopped else 1.25
+    centre = 1.0 if stopped else full_temperature(cls)  # budget 150 x 0.3: the full temperature
     z = model.decision_function(X[va])
 
     def objective(t, s):  # independent: total log loss + the documented Gaussian prior
@@ -434,14 +477,19 @@ def test_shift_without_a_kept_round_predicts_the_training_rows(cls, binary):
         model.fit(X, y, callbacks=[stop])
     assert model.n_estimators_ == 20
     z = model.decision_function(X)
-    assert model.margin_shift_ == pytest.approx(training_shift(model.loss_.posterior, z, y, None, 1.25), abs=1e-6)
+    T = model.temperature_
+    assert T == pytest.approx(1 + (full_temperature(cls) - 1) * min(1.0, 20 * model._learning_rate() / 10))
+    assert model.margin_shift_ == pytest.approx(training_shift(model.loss_.posterior, z, y, None, T), abs=1e-6)
 
 
 def test_gblinear_shift_uses_a_prediction_pass(binary):
     X, y = binary
     model = FocalXGBClassifier(booster="gblinear", n_estimators=20, n_jobs=1).fit(X, y)
     z = model.decision_function(X)
-    assert model.margin_shift_ == pytest.approx(training_shift(model.loss_.posterior, z, y, None, 1.25), abs=1e-6)
+    assert model.temperature_ == pytest.approx(1 + 0.1875 * 0.6)  # budget 20 x 0.3 = 6
+    assert model.margin_shift_ == pytest.approx(
+        training_shift(model.loss_.posterior, z, y, None, model.temperature_), abs=1e-6
+    )
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
@@ -465,7 +513,8 @@ def test_a_tiny_eval_set_moves_the_temperature_little(cls, binary):
     model = cls(n_estimators=150, learning_rate=0.3, n_jobs=1).fit(X[:1000], y[:1000])
     model.calibrate(X[tiny], y[tiny])
     big = cls(n_estimators=150, learning_rate=0.3, n_jobs=1).fit(X[:1000], y[:1000]).calibrate(X[1000:], y[1000:])
-    assert abs(np.log(model.temperature_ / 1.25)) < abs(np.log(big.temperature_ / 1.25))
+    centre = full_temperature(cls)
+    assert abs(np.log(model.temperature_ / centre)) < abs(np.log(big.temperature_ / centre))
     assert abs(model.margin_shift_) < 0.6
 
 
@@ -557,7 +606,7 @@ def test_saved_model_keeps_the_fitted_temperature(cls, suffix, binary, tmp_path)
 
     X, y = binary
     model = cls(n_estimators=60, learning_rate=0.3, n_jobs=1).fit(X[:1000], y[:1000], eval_set=[(X[1000:], y[1000:])])
-    assert model.temperature_ != 1.25  # fitted on the eval set
+    assert model.temperature_ != full_temperature(cls)  # fitted on the eval set
     path = tmp_path / f"model{suffix}"
     model.save_model(path)
     loaded = cls().load_model(path)

@@ -113,14 +113,19 @@ def test_loss_scale_matches_doc():
 
 
 def test_temperature_formulas_match_doc():
-    from boost_focal import FocalLGBMClassifier
+    from boost_focal import FocalLGBMClassifier, FocalXGBClassifier
 
     rng = np.random.default_rng(6)
     X = rng.normal(size=(300, 3))
     y = (X[:, 0] + rng.normal(size=300) > 1.0).astype(int)
     for gamma in (0.0, 1.0, 2.0, 4.0):
         model = FocalLGBMClassifier(gamma=gamma, n_estimators=5, n_jobs=1).fit(X, y)
-        assert model.temperature_ == pytest.approx(_eval("default_temperature", dict(gamma=gamma, min=min)))
+        env = dict(gamma=gamma, min=min, s=1 / 8, B=5 * 0.1)
+        assert model.temperature_ == pytest.approx(_eval("default_temperature", env))
+        for cls, s, rate, trees in ((FocalLGBMClassifier, 1 / 8, 0.3, 50), (FocalXGBClassifier, 3 / 32, None, 20)):
+            tempered = cls(gamma=gamma, n_estimators=trees, learning_rate=rate, n_jobs=1).fit(X, y).temperature_
+            env = dict(gamma=gamma, min=min, s=s, B=trees * (rate or 0.3))  # XGBoost's default eta 0.3
+            assert tempered == pytest.approx(_eval("default_temperature", env))
         z = model.decision_function(X)
         env = dict(posterior=model.loss_.posterior, z=z, T=model.temperature_, b=model.margin_shift_)
         np.testing.assert_allclose(model.predict_proba(X)[:, 1], _eval("tempered_posterior", env), rtol=1e-12)

@@ -22,7 +22,14 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from .._validation import check_sample_weight
 from ..focal import FocalLoss
-from ._calibration import fit_temperature, temper, temperature_centre, training_shift, training_shifts
+from ._calibration import (
+    DEFAULT_TEMPERATURE_SLOPE,
+    fit_temperature,
+    temper,
+    temperature_centre,
+    training_shift,
+    training_shifts,
+)
 from ._evaluation import EvalRecorder, check_early_stopping_rounds, check_eval_metric
 from ._scale import auto_loss_scale, check_loss_scale
 from ._threads import SERIAL_BELOW, TRAINING_SERIAL_BELOW, kernel_threads, serial_blas
@@ -564,7 +571,7 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         # under early stopping, else the no-eval-set temperature); the fit follows training.
         evals = self._prepare_eval_sets(eval_set, eval_sample_weight)
         rounds = check_early_stopping_rounds(self.early_stopping_rounds, len(evals))
-        self.temperature_ = self._temperature_centre() if self.probability == "calibrated" else 1.0
+        self.temperature_ = self._temperature_centre(n_estimators) if self.probability == "calibrated" else 1.0
         self.margin_shift_ = self._no_shift()
         recorder = EvalRecorder(
             metric, [(ye, we) for _, ye, we in evals], loss, self._proba_from_margin, classes, rounds, self.n_jobs,
@@ -594,6 +601,8 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         if stalled:
             warnings.warn(stalled, UserWarning, stacklevel=3)
         self._warn_if_constant(objective)
+        if self.probability == "calibrated":  # the budget of the trees kept (fewer if training stalled)
+            self.temperature_ = self._temperature_centre(self.n_estimators_)
         if self.probability == "calibrated" and evals:
             Xe, ye, we = evals[-1]
             self._fit_temperature(self._predict_margin(Xe, self.n_estimators_), ye, we)
@@ -634,9 +643,21 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
             return loss_scale
         return auto_loss_scale(loss, totals, alpha, self.init_score_, self._logloss_hessian_factor())
 
-    def _temperature_centre(self):
-        """The temperature without held-out rows, and the centre of the eval-set fit (_calibration)."""
-        return temperature_centre(self.loss_.gamma, self.early_stopping_rounds is not None)
+    def _temperature_centre(self, trees):
+        """The temperature without held-out rows, and the centre of the eval-set fit (_calibration),
+        for a model of ``trees`` boosting rounds: its budget is the learning rate times ``trees``."""
+        return temperature_centre(
+            self.loss_.gamma, self.early_stopping_rounds is not None, self._learning_rate() * trees,
+            self._temperature_slope(),
+        )
+
+    def _temperature_slope(self):
+        """The no-eval-set temperature's slope for this engine and task (_calibration)."""
+        return DEFAULT_TEMPERATURE_SLOPE
+
+    def _learning_rate(self):
+        """The learning rate the booster trains with (keywords and the library's default included)."""
+        raise NotImplementedError  # pragma: no cover
 
     # ------------------------------------------------------------ after fit
     def _fit_temperature(self, margin, y, w):
@@ -647,7 +668,8 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         shift = None if self.n_classes_ == 2 else np.asarray(self.margin_shift_, dtype=np.float64)
         with kernel_threads(self.n_jobs, margin.size), serial_blas():
             self.temperature_, fitted = fit_temperature(
-                self._posterior, margin, y, w, self.loss_.gamma, self._temperature_centre(), shift=shift
+                self._posterior, margin, y, w, self.loss_.gamma, self._temperature_centre(self.n_estimators_),
+                shift=shift,
             )
         self.margin_shift_ = fitted if shift is None else shift
 

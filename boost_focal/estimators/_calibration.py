@@ -16,10 +16,15 @@ temperature scaling"):
   under early stopping), shrunk by a weak prior towards T = 1, b = 0 for an early-stopped model
   and towards the no-eval-set temperature otherwise (:func:`fit_temperature`). Two scalars from
   rows the user held out; no extra fit, no extra round.
-* without one: T = 1 + min(gamma, 2) / 8, a fixed temperature measured on real data
-  (``docs/calibration.md``: 16 binary tables, 300 unstopped rounds and the libraries' default 100
-  rounds, both engines, gamma 1, 2 and 4: 1.125-1.25 was best at gamma 1, 1.25 at 2 and at 4,
-  where 1.5 was worse); it is exactly 1 at gamma = 0, where the model is the logloss model.
+* without one: T = 1 + s * min(gamma, 2) * min(1, B / 10), where B = learning rate x trees
+  (the boosting budget: how far the margins could run; 300 rounds at 0.1 is B = 30) and s the
+  engine's slope, 1/8 (3/32 for XGBoost with two classes): 1.25 (1.1875) at gamma 2 from B = 10
+  on, and the exact posterior at few rounds. Measured on the 66 tables of ``../shared/data``,
+  unstopped, at B = 3, 5, 10 (twice: 100 x 0.1 and 500 x 0.02), 30 (twice), 100 and the
+  libraries' default trees, and at gamma 1 and 4 (``docs/calibration_choice.md``, "The
+  no-eval-set temperature and the boosting budget"): margins of few rounds are not yet
+  over-confident (B = 3: T = 1 best in both engines), and XGBoost's binary margins over-shoot
+  less than LightGBM's. It is exactly 1 at gamma = 0, where the model is the logloss model.
 * then, for two classes and gamma > 0, the shift b is set from the TRAINING rows, with or without
   an eval set: the b at which the mean of P(class 1) over the training rows (training weights)
   equals the class's weighted frequency there (:func:`training_shift`). A logloss fit has this
@@ -44,17 +49,27 @@ available, and :meth:`calibrate` refits T and b on any held-out data after ``fit
 import numpy as np
 from scipy import optimize
 
-#: T = 1 + min(gamma, DEFAULT_TEMPERATURE_GAMMA_CAP) * DEFAULT_TEMPERATURE_SLOPE without an eval set
+#: T = 1 + slope * min(gamma, DEFAULT_TEMPERATURE_GAMMA_CAP) * min(1, budget / TEMPERATURE_BUDGET)
+#: without an eval set; the slope is the estimator's (this one, or XGBOOST_BINARY_TEMPERATURE_SLOPE)
 DEFAULT_TEMPERATURE_SLOPE = 0.125
+XGBOOST_BINARY_TEMPERATURE_SLOPE = 0.09375
 DEFAULT_TEMPERATURE_GAMMA_CAP = 2.0
+#: the boosting budget (learning rate x trees) from which the no-eval-set temperature is full
+TEMPERATURE_BUDGET = 10.0
 MAX_SHIFT = 3.0
 #: lower bound of the eval-set temperature: never sharper than the exact posterior
 MIN_TEMPERATURE = 1.0
 
 
-def default_temperature(gamma):
-    """The temperature used without held-out rows: 1 + min(gamma, 2) / 8."""
-    return 1.0 + DEFAULT_TEMPERATURE_SLOPE * min(float(gamma), DEFAULT_TEMPERATURE_GAMMA_CAP)
+def default_temperature(gamma, budget=None, slope=None):
+    """The temperature used without held-out rows: 1 + slope * min(gamma, 2) * min(1, budget / 10).
+
+    ``budget`` is the learning rate times the number of trees (None: a full budget); ``slope``
+    defaults to DEFAULT_TEMPERATURE_SLOPE (1/8: 1.25 at gamma 2 from a budget of 10 on).
+    """
+    slope = DEFAULT_TEMPERATURE_SLOPE if slope is None else float(slope)
+    ramp = 1.0 if budget is None else min(1.0, max(0.0, float(budget)) / TEMPERATURE_BUDGET)
+    return 1.0 + slope * min(float(gamma), DEFAULT_TEMPERATURE_GAMMA_CAP) * ramp
 
 
 def temper(margin, temperature, shift):
@@ -233,11 +248,11 @@ def training_shifts(posterior, margin, y, w, temperature):
     return solve_shifts(_mean_over(posterior, z, weights), target, sub, start=start)
 
 
-def temperature_centre(gamma, early_stopped):
+def temperature_centre(gamma, early_stopped, budget=None, slope=None):
     """Where the eval-set fit starts and is shrunk to: the exact posterior (T = 1) for a model
     early-stopped on that eval set (its margins sit at the held-out optimum), else the no-eval-set
-    temperature (the model ran all its rounds, as without an eval set)."""
-    return 1.0 if early_stopped else default_temperature(gamma)
+    temperature of that budget and slope (the model ran all its rounds, as without an eval set)."""
+    return 1.0 if early_stopped else default_temperature(gamma, budget, slope)
 
 
 def penalised_log_loss(posterior, margin, y, w, temperature, shift, centre):

@@ -67,7 +67,9 @@ class FocalLGBMClassifier(FocalBoostClassifier):
     probability : {"calibrated", "posterior", "raw"}, default "calibrated"
         What ``predict_proba`` returns. "calibrated": the class posterior of the tempered margin
         z / T + b (``temperature_``, ``margin_shift_``): T fitted on the last ``eval_set`` after
-        training, or T = 1 + min(gamma, 2)/8 without one; for two classes, b makes the mean
+        training, or without one T = 1 + s min(gamma, 2) min(1, B / 10), B = learning_rate x trees,
+        s = 1/8 (3/32 for XGBoost binary): 1.25 (1.1875) at gamma 2 from B = 10 on, nearer the
+        exact posterior for few rounds; for two classes, b makes the mean
         probability on the training rows their class frequency, as logloss has it (multiclass: one
         b per class when the class alphas differ, else b = 0). See ``docs/math.md`` 7.2 and
         ``docs/calibration.md``; :meth:`calibrate` refits T and b on held-out rows. "posterior": the
@@ -345,6 +347,11 @@ class FocalLGBMClassifier(FocalBoostClassifier):
 
     def _file_margin_offset(self):
         return self.init_score_  # LightGBM never stores the starting score itself
+
+    def _learning_rate(self):
+        extra = getattr(self, "_extra_params", {})
+        rate = next((extra[k] for k in ("learning_rate", "shrinkage_rate", "eta") if k in extra), self.learning_rate)
+        return 0.1 if rate is None else float(rate)  # LightGBM's default learning_rate
 
     def _check_extra_params(self):
         extra = super()._check_extra_params()

@@ -15,6 +15,7 @@ import numpy as np
 from scipy import sparse, special
 
 from ._base import FocalBoostClassifier, seed_from
+from ._calibration import DEFAULT_TEMPERATURE_SLOPE, XGBOOST_BINARY_TEMPERATURE_SLOPE
 
 # estimator attribute -> XGBoost booster parameter (None values are left to XGBoost's defaults)
 _BOOSTER_PARAMS = {
@@ -87,7 +88,9 @@ class FocalXGBClassifier(FocalBoostClassifier):
     probability : {"calibrated", "posterior", "raw"}, default "calibrated"
         What ``predict_proba`` returns. "calibrated": the class posterior of the tempered margin
         z / T + b (``temperature_``, ``margin_shift_``): T fitted on the last ``eval_set`` after
-        training, or T = 1 + min(gamma, 2)/8 without one; for two classes, b makes the mean
+        training, or without one T = 1 + s min(gamma, 2) min(1, B / 10), B = learning_rate x trees,
+        s = 1/8 (3/32 for XGBoost binary): 1.25 (1.1875) at gamma 2 from B = 10 on, nearer the
+        exact posterior for few rounds; for two classes, b makes the mean
         probability on the training rows their class frequency, as logloss has it (multiclass: one
         b per class when the class alphas differ, else b = 0). See ``docs/math.md`` 7.2 and
         ``docs/calibration.md``; :meth:`calibrate` refits T and b on held-out rows. "posterior": the
@@ -397,6 +400,15 @@ class FocalXGBClassifier(FocalBoostClassifier):
 
     def _file_margin_offset(self):
         return self._margin_offset
+
+    def _learning_rate(self):
+        extra = getattr(self, "_extra_params", {})
+        rate = extra.get("eta", extra.get("learning_rate", self.learning_rate))
+        return 0.3 if rate is None else float(rate)  # XGBoost's default eta
+
+    def _temperature_slope(self):
+        # binary XGBoost margins over-shoot less than LightGBM's (docs/calibration_choice.md)
+        return XGBOOST_BINARY_TEMPERATURE_SLOPE if self.n_classes_ == 2 else DEFAULT_TEMPERATURE_SLOPE
 
     def _after_load(self):
         # A model file keeps no thread count: predict with n_jobs threads, as after fit.
