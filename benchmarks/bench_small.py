@@ -25,6 +25,7 @@ machine a 2-thread fit's wall time mostly measures OpenMP threads waiting for ea
 one thread's CPU time is what the fit itself costs.
 """
 
+import functools
 import sys
 
 import numpy as np
@@ -229,6 +230,40 @@ def interleaved_medians_by(clock, candidates, repeats):
     return {name: float(np.median(ts)) for name, ts in times.items()}
 
 
+def _predict_rows(x, y, k, threads, timer, repeats, load):
+    """Information rows: ``predict_proba`` on the training rows, each estimator against the
+    library's classifier fitted with the same settings (calls in turns per library, medians). The estimators
+    add the class posterior (and the calibration map) to the library's margin prediction."""
+    import lightgbm as lgb
+    import xgboost as xgb
+
+    xp, lp = _xgb_params(threads), _lgb_params(threads)
+    fitted = {
+        "xgb": xgb.XGBClassifier(**xp).fit(x, y), "focal_xgb": FocalXGBClassifier(**xp).fit(x, y),
+        "lgb": lgb.LGBMClassifier(**lp).fit(x, y), "focal_lgb": FocalLGBMClassifier(**lp).fit(x, y),
+    }
+    # in turns per library only: right after one library's prediction its OpenMP workers still
+    # spin, and a different runtime's call that follows (the other library's) pays for it
+    t = {}
+    for pair in (("xgb", "focal_xgb"), ("lgb", "focal_lgb")):
+        calls = {name: functools.partial(fitted[name].predict_proba, x) for name in pair}
+        t.update(interleaved_medians_by(timer, calls, 3 * repeats))
+    case = "binary" if k == 2 else f"K={k}"
+    sizes = f"{y.size:,} x 20, {case}, {ROUNDS} trees, depth {DEPTH}"
+    rows = []
+    for ours, theirs, est, lib, versions in (
+        ("focal_xgb", "xgb", "FocalXGBClassifier", "XGBClassifier", f"xgboost {xgb.__version__}"),
+        ("focal_lgb", "lgb", "FocalLGBMClassifier", "LGBMClassifier", f"lightgbm {lgb.__version__}"),
+    ):
+        r = t[ours] / t[theirs]
+        rows.append(Row(
+            "small data", f"{est}.predict_proba vs {lib}.predict_proba (training rows)", sizes, f"{threads} (library)",
+            versions, f"{fmt_ms(t[ours])} vs {fmt_ms(t[theirs])}", f"{r:.3f}x", "", "",
+            {"median_s": t, "load_average": load},
+        ))
+    return rows
+
+
 def run(quick, sizes=SIZES, classes=(2, 5), threads=THREADS, clock="wall"):
     """Rows for every (classes, size); quick: 3 repeats instead of 7. clock: "wall" or "cpu"
     (the process's CPU time; meaningful with threads=1)."""
@@ -245,6 +280,7 @@ def run(quick, sizes=SIZES, classes=(2, 5), threads=THREADS, clock="wall"):
             load = os.getloadavg()[0]
             t = interleaved_medians_by(timer, _candidates(x, y, k, threads), repeats)
             done = _rows(n, k, t, f"{load:.1f}-{os.getloadavg()[0]:.1f}", threads, clock)
+            done += _predict_rows(x, y, k, threads, timer, repeats, f"{os.getloadavg()[0]:.1f}")
             for r in done:  # as they come: a long run under load still leaves its figures
                 print(f"[small] {r.case}, {r.sizes}, {r.threads}: {r.measured} = {r.ratio} "
                       f"(load {r.extra['load_average']})", file=sys.stderr, flush=True)

@@ -127,6 +127,24 @@ def test_small_data_before_row_trains_through_xgb_train(monkeypatch):
     assert np.array_equal(old.decision_function(x), new.decision_function(x))
 
 
+@pytest.mark.parametrize("k", [2, 3])
+def test_small_data_predict_rows_time_both_estimators(monkeypatch, k):
+    """bench_small's predict_proba rows: one per library, the estimator against its classifier."""
+    pytest.importorskip("xgboost")
+    pytest.importorskip("lightgbm")
+    import time
+
+    from benchmarks import bench_small
+
+    monkeypatch.setattr(bench_small, "ROUNDS", 5)
+    x, y = bench_training.binary_data(400) if k == 2 else bench_training.softmax_data(400, k)
+    rows = bench_small._predict_rows(x, y.astype(np.int64), k, 1, time.perf_counter, 1, "0.0")
+    assert [r.case.split(".")[0] for r in rows] == ["FocalXGBClassifier", "FocalLGBMClassifier"]
+    times = rows[0].extra["median_s"]
+    assert set(times) == {"xgb", "focal_xgb", "lgb", "focal_lgb"} and all(v > 0 for v in times.values())
+    assert all(r.ratio.endswith("x") and float(r.ratio[:-1]) > 0 for r in rows)
+
+
 @pytest.mark.parametrize("k", [2, 4])
 def test_small_data_logloss_replay_grows_the_classifiers_models(monkeypatch, k):
     """bench_small's floor rows replay logloss gradients started at the class prior: the models
