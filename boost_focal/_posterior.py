@@ -22,8 +22,8 @@ Each array pass costs about as much as the arithmetic (NumPy's float64 exp and l
 element on the project's VM, log1p about 9), so the forms here share intermediates: one exp and
 one log1p of |u| feed every softplus term, and logaddexp's log(1 + d) uses log, not log1p (an
 absolute error of an ulp of 1, which is all the posterior's sigmoid/softmax needs). Against the
-separate-pass forms of 2026-12-06: binary posterior 2.3-2.7x faster, softmax ``benchmarks``
-figures in docs/performance.md (2026-12-07).
+separate-pass forms of 2026-12-06: binary posterior 2.3-2.7x faster, softmax 1.5-1.7x
+(docs/performance.md, 2026-12-07).
 """
 
 import numpy as np
@@ -121,8 +121,8 @@ def softmax_posterior(z, gamma, log_alpha, out):
         # e^(z_k - zm) and their sum from the same exponentials (one pass over the logits, not
         # two): the others rescaled by e^(m2 - zm) <= 1, plus the argmax's 1 (an underflow there
         # is the right float64 answer, 1 + something below an ulp)
-        e = e_other * np.exp(m2 - zm)[:, None]
-        s = 1.0 + e.sum(axis=1)
+        e_max = e_other * np.exp(m2 - zm)[:, None]  # e^(z_k - zm); 0 at the argmax
+        s = 1.0 + e_max.sum(axis=1)
         log_s = np.log(s)
         log_phi_m = log_phi(zm - m2 - np.log(s_other), gamma)
         ref = -log_phi_m - np.min(log_alpha)
@@ -134,7 +134,7 @@ def softmax_posterior(z, gamma, log_alpha, out):
         if gamma == 0.0:
             lph = -lp
         else:
-            log_r = np.log(s[:, None] - e) - log_s[:, None]
+            log_r = np.log(s[:, None] - e_max) - log_s[:, None]
             lph = (gamma - 1.0) * log_r + _logaddexp(log_r - lp, np.log(gamma) + np.log(-lp))
         # the argmax, and every class tied with it, from the argmax's own form: equal logits
         # get equal posteriors exactly (argmax and ranks as the margins have them)
