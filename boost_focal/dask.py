@@ -451,7 +451,8 @@ class _DaskFocalMixin:
         self.init_score_ = init_score_from_totals(loss, totals)
         self.loss_scale_ = self._resolved_loss_scale(check_loss_scale(self.loss_scale), loss, totals, alpha)
         # no eval set on Dask: the calibrated probabilities use the no-eval-set temperature
-        self.temperature_ = self._temperature_centre(n_estimators) if self.probability == "calibrated" else 1.0
+        self.temperature_ = self._temperature_centre(self._learning_rate() * n_estimators) \
+            if self.probability == "calibrated" else 1.0
         self.margin_shift_ = self._no_shift()
 
         codes, weights = self._codes_and_weights(y, w, classes, factors)
@@ -464,8 +465,11 @@ class _DaskFocalMixin:
         self.booster_ = self._train_dask(client, X, codes, weights, objective, n_estimators, extra)
         self.best_iteration_ = self._rounds_trained() - 1
         self.n_estimators_ = self.best_iteration_ + 1
-        if self.probability == "calibrated":  # the budget of the trees kept (fewer if training stalled)
-            self.temperature_ = self._temperature_centre(self.n_estimators_)
+        # the budget of the trees kept (fewer if training stalled). At the constant learning rate: the
+        # callbacks run on the workers, where no RateLog sees a schedule (docs/dask.md)
+        self.boosting_budget_ = self._learning_rate() * self.n_estimators_
+        if self.probability == "calibrated":
+            self.temperature_ = self._temperature_centre(self.boosting_budget_)
         self.best_score_ = None
         self.evals_result_ = {}
         if self._shifts_on_training_rows():
@@ -620,10 +624,10 @@ def _client(client):
 class FocalDaskXGBClassifier(_DaskFocalMixin, FocalXGBClassifier):
     """:class:`FocalXGBClassifier` trained with ``xgboost.dask`` on a Dask cluster.
 
-    Same parameters and probabilities (``probability="posterior"`` or ``"raw"``); ``fit`` takes
-    Dask collections and a ``client``, computes classes, alpha="balanced", class_weight="balanced"
-    and the starting score once over all partitions, and takes no eval_set (early stopping is not
-    supported). ``predict_proba``/``predict``/``decision_function`` return Dask arrays for Dask
+    Same parameters and probabilities (``probability="calibrated"``, the default, ``"posterior"``
+    or ``"raw"``); ``fit`` takes Dask collections and a ``client``, computes classes,
+    alpha="balanced", class_weight="balanced" and the starting score once over all partitions, and
+    takes no eval_set (early stopping is not supported). ``predict_proba``/``predict``/``decision_function`` return Dask arrays for Dask
     input (NumPy for in-memory input); :meth:`to_local` gives the fitted single-machine estimator.
     """
 

@@ -250,6 +250,53 @@ def test_no_eval_set_temperature_grows_with_the_boosting_budget(cls, binary, hpc
     assert default_temperature(2.0, 0.0) == 1.0
 
 
+def _schedule(cls, rates):
+    """Fit keywords (constructor, fit) of a learning-rate schedule of the library's own callback."""
+    if cls is FocalXGBClassifier:
+        import xgboost as xgb
+
+        return dict(callbacks=[xgb.callback.LearningRateScheduler(list(rates))]), {}
+    import lightgbm as lgb
+
+    return {}, dict(callbacks=[lgb.reset_parameter(learning_rate=list(rates))])
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
+def test_boosting_budget_is_the_sum_of_the_rates_a_schedule_set(cls, binary):
+    """A learning-rate schedule (the library's callback) changes the budget, hence the no-eval-set
+    temperature: the budget is the sum of the rates the trees were trained with, not the
+    constructor's rate x trees. Reference: the same model at a constant rate."""
+    import pickle
+
+    X, y = binary
+    n = 40
+    constant = cls(n_estimators=n, learning_rate=0.02, n_jobs=1).fit(X, y)
+    assert constant.boosting_budget_ == pytest.approx(0.8, rel=1e-12)
+    # the schedule sets 0.02 for every round the library lets it set, from a constructor rate of 0.3
+    ctor, fit = _schedule(cls, [0.02] * n)
+    model = cls(n_estimators=n, learning_rate=0.3, n_jobs=1, **ctor).fit(X, y, **fit)
+    if cls is FocalXGBClassifier:
+        # LearningRateScheduler sets the rate after each round: round 0 trains at the constructor's 0.3
+        assert model.boosting_budget_ == pytest.approx(0.3 + (n - 1) * 0.02, rel=1e-12)
+    else:  # reset_parameter sets it before each round, round 0 included: the constant-rate model
+        assert model.boosting_budget_ == pytest.approx(0.8, rel=1e-12)
+        np.testing.assert_array_equal(model.predict_proba(X), constant.predict_proba(X))
+    assert model.temperature_ == pytest.approx(
+        default_temperature(2.0, model.boosting_budget_, (full_temperature(cls) - 1) / 2), rel=1e-12
+    )
+    # a decaying schedule: the budget of the trees kept only
+    rates = [0.5 * 0.9**i for i in range(n)]
+    ctor, fit = _schedule(cls, rates)
+    decayed = cls(n_estimators=n, learning_rate=0.5, n_jobs=1, **ctor).fit(X, y, **fit)
+    used = [0.5] + rates[: n - 1] if cls is FocalXGBClassifier else rates
+    assert decayed.boosting_budget_ == pytest.approx(sum(used), rel=1e-12)
+    assert decayed.temperature_ < cls(n_estimators=n, learning_rate=0.5, n_jobs=1).fit(X, y).temperature_
+    # the wrapper that read the rates is gone: the booster pickles and its method is the library's
+    method = "set_param" if cls is FocalXGBClassifier else "reset_parameter"
+    assert method not in vars(decayed.booster_)
+    pickle.loads(pickle.dumps(decayed.booster_))
+
+
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
 @pytest.mark.parametrize("stopped", [False, True], ids=["all-rounds", "early-stopped"])
 def test_temperature_is_fitted_on_the_eval_set(cls, binary, stopped):

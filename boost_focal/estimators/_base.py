@@ -32,6 +32,7 @@ from ._calibration import (
 )
 from ._evaluation import EvalRecorder, check_early_stopping_rounds, check_eval_metric
 from ._scale import auto_loss_scale, check_loss_scale
+from ._schedule import RateLog
 from ._threads import SERIAL_BELOW, TRAINING_SERIAL_BELOW, kernel_threads, serial_blas
 
 PROBABILITY_MODES = ("calibrated", "posterior", "raw")
@@ -379,6 +380,7 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         "loss_scale_",
         "temperature_",
         "margin_shift_",
+        "boosting_budget_",  # the centre of calibrate()'s fit
     )
     # booster parameters the estimator sets itself -> the argument to use instead
     _reserved_params = {}
@@ -571,8 +573,10 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         # under early stopping, else the no-eval-set temperature); the fit follows training.
         evals = self._prepare_eval_sets(eval_set, eval_sample_weight)
         rounds = check_early_stopping_rounds(self.early_stopping_rounds, len(evals))
-        self.temperature_ = self._temperature_centre(n_estimators) if self.probability == "calibrated" else 1.0
+        self.temperature_ = self._temperature_centre(self._learning_rate() * n_estimators) \
+            if self.probability == "calibrated" else 1.0
         self.margin_shift_ = self._no_shift()
+        rates = RateLog(self._learning_rate(), self._learning_rate_names)
         recorder = EvalRecorder(
             metric, [(ye, we) for _, ye, we in evals], loss, self._proba_from_margin, classes, rounds, self.n_jobs,
             greater_is_better,
@@ -587,9 +591,12 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         else:
             keep = lambda r: r == n_estimators - 1  # noqa: E731
         objective = MarginProbe(make_objective(loss, y, w, alpha * self.loss_scale_, self.n_jobs), keep=keep)
-        self.booster_ = self._train_booster(
-            X, y, w, evals, objective, recorder, n_estimators, extra, verbose, **train_kwargs
-        )
+        try:
+            self.booster_ = self._train_booster(
+                X, y, w, evals, objective, recorder, n_estimators, extra, verbose, rates, **train_kwargs
+            )
+        finally:
+            rates.uninstall()
         if rounds is not None and recorder.best_iteration is not None:
             self.n_estimators_ = recorder.best_iteration + 1
         else:
@@ -601,8 +608,10 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         if stalled:
             warnings.warn(stalled, UserWarning, stacklevel=3)
         self._warn_if_constant(objective)
-        if self.probability == "calibrated":  # the budget of the trees kept (fewer if training stalled)
-            self.temperature_ = self._temperature_centre(self.n_estimators_)
+        # the budget of the trees kept (fewer if training stalled), at the rates they were trained with
+        self.boosting_budget_ = rates.budget(self.n_estimators_)
+        if self.probability == "calibrated":
+            self.temperature_ = self._temperature_centre(self.boosting_budget_)
         if self.probability == "calibrated" and evals:
             Xe, ye, we = evals[-1]
             self._fit_temperature(self._predict_margin(Xe, self.n_estimators_), ye, we)
@@ -643,13 +652,17 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
             return loss_scale
         return auto_loss_scale(loss, totals, alpha, self.init_score_, self._logloss_hessian_factor())
 
-    def _temperature_centre(self, trees):
+    def _temperature_centre(self, budget):
         """The temperature without held-out rows, and the centre of the eval-set fit (_calibration),
-        for a model of ``trees`` boosting rounds: its budget is the learning rate times ``trees``."""
+        for a model of boosting budget ``budget``: the sum of its trees' learning rates."""
         return temperature_centre(
-            self.loss_.gamma, self.early_stopping_rounds is not None, self._learning_rate() * trees,
-            self._temperature_slope(),
+            self.loss_.gamma, self.early_stopping_rounds is not None, budget, self._temperature_slope(),
         )
+
+    def _fitted_budget(self):
+        """``boosting_budget_``; for a model file saved before it existed, learning rate x trees."""
+        budget = getattr(self, "boosting_budget_", None)
+        return self._learning_rate() * self.n_estimators_ if budget is None else budget
 
     def _temperature_slope(self):
         """The no-eval-set temperature's slope for this engine and task (_calibration)."""
@@ -658,6 +671,8 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
     def _learning_rate(self):
         """The learning rate the booster trains with (keywords and the library's default included)."""
         raise NotImplementedError  # pragma: no cover
+
+    _learning_rate_names = ()  # the library's names (aliases) of the learning rate, for RateLog
 
     # ------------------------------------------------------------ after fit
     def _fit_temperature(self, margin, y, w):
@@ -668,7 +683,7 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         shift = None if self.n_classes_ == 2 else np.asarray(self.margin_shift_, dtype=np.float64)
         with kernel_threads(self.n_jobs, margin.size), serial_blas():
             self.temperature_, fitted = fit_temperature(
-                self._posterior, margin, y, w, self.loss_.gamma, self._temperature_centre(self.n_estimators_),
+                self._posterior, margin, y, w, self.loss_.gamma, self._temperature_centre(self._fitted_budget()),
                 shift=shift,
             )
         self.margin_shift_ = fitted if shift is None else shift
@@ -880,7 +895,7 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
     def _import_library(self):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _train_booster(self, X, y, w, evals, objective, recorder, n_estimators, extra, verbose, **kwargs):
+    def _train_booster(self, X, y, w, evals, objective, recorder, n_estimators, extra, verbose, rates, **kwargs):
         raise NotImplementedError  # pragma: no cover
 
     _hessian_threshold_names = ""  # the library's minimum-Hessian parameters, for messages

@@ -64,7 +64,8 @@ MIN_TEMPERATURE = 1.0
 def default_temperature(gamma, budget=None, slope=None):
     """The temperature used without held-out rows: 1 + slope * min(gamma, 2) * min(1, budget / 10).
 
-    ``budget`` is the learning rate times the number of trees (None: a full budget); ``slope``
+    ``budget`` is the sum of the trees' learning rates, the learning rate times the number of
+    trees at a constant rate (None: a full budget); ``slope``
     defaults to DEFAULT_TEMPERATURE_SLOPE (1/8: 1.25 at gamma 2 from a budget of 10 on).
     """
     slope = DEFAULT_TEMPERATURE_SLOPE if slope is None else float(slope)

@@ -67,7 +67,8 @@ class FocalLGBMClassifier(FocalBoostClassifier):
     probability : {"calibrated", "posterior", "raw"}, default "calibrated"
         What ``predict_proba`` returns. "calibrated": the class posterior of the tempered margin
         z / T + b (``temperature_``, ``margin_shift_``): T fitted on the last ``eval_set`` after
-        training, or without one T = 1 + s min(gamma, 2) min(1, B / 10), B = learning_rate x trees,
+        training, or without one T = 1 + s min(gamma, 2) min(1, B / 10), B = learning_rate x trees
+        (``boosting_budget_``: the sum of the trees' rates under a learning-rate schedule),
         s = 1/8 (3/32 for XGBoost binary): 1.25 (1.1875) at gamma 2 from B = 10 on, nearer the
         exact posterior for few rounds; for two classes, b makes the mean
         probability on the training rows their class frequency, as logloss has it (multiclass: one
@@ -121,6 +122,9 @@ class FocalLGBMClassifier(FocalBoostClassifier):
     margin_shift_ : float or ndarray of shape (n_classes,)
         The shift b of ``probability="calibrated"`` (margin / T + b): a number for two classes;
         for more, one per class (mean zero), nonzero only when the class alphas differ.
+    boosting_budget_ : float
+        The sum of the learning rates of the trees kept (learning_rate x ``n_estimators_`` unless
+        a callback changed the rate during training): the budget B of the temperature.
     """
 
     _library_name = "LightGBM"
@@ -353,6 +357,8 @@ class FocalLGBMClassifier(FocalBoostClassifier):
         rate = next((extra[k] for k in ("learning_rate", "shrinkage_rate", "eta") if k in extra), self.learning_rate)
         return 0.1 if rate is None else float(rate)  # LightGBM's default learning_rate
 
+    _learning_rate_names = ("learning_rate", "shrinkage_rate", "eta")
+
     def _check_extra_params(self):
         extra = super()._check_extra_params()
         known = _known_lightgbm_params()
@@ -384,7 +390,7 @@ class FocalLGBMClassifier(FocalBoostClassifier):
         """The starting margin for n rows: shape (n,) binary, (n, K) multiclass."""
         return np.broadcast_to(self.init_score_, (n,) + np.shape(self.init_score_)).copy()
 
-    def _train_booster(self, X, y, w, evals, objective, recorder, n_estimators, extra, verbose,
+    def _train_booster(self, X, y, w, evals, objective, recorder, n_estimators, extra, verbose, rates,
                        categorical_feature="auto", callbacks=None):
         lgb = _import_lightgbm()
         params = self._booster_params(extra, lambda preds, dataset: objective(preds))
@@ -410,7 +416,7 @@ class FocalLGBMClassifier(FocalBoostClassifier):
                         categorical_feature=categorical_feature)
             for Xe, ye, we in evals
         ]
-        callbacks = list(callbacks) if callbacks else []
+        callbacks = [*_rate_loggers(rates), *(callbacks or [])]
         feval = None
         if dvalid:
             index = {id(d): i for i, d in enumerate(dvalid)}
@@ -499,6 +505,23 @@ def _spmatrix(X):
 def _has_splittable_feature(dataset):
     """True when binning kept at least one feature with two or more bins."""
     return any(dataset.feature_num_bin(i) > 1 for i in range(dataset.num_feature()))
+
+
+def _rate_loggers(rates):
+    """LightGBM callbacks that record each round's learning rate in ``rates`` (a RateLog): one
+    before every other callback of a round (it wraps reset_parameter, which lightgbm.reset_parameter
+    calls before each round), one first after it (the round's rate, before any callback changes it).
+    LightGBM runs callbacks by ``order``, and gives those without one orders -len(callbacks)..-1."""
+
+    def install(env):
+        rates.install(env.model, "reset_parameter")
+
+    def record(env):
+        rates.round_done()
+
+    install.order = record.order = -(2**31)
+    install.before_iteration = True
+    return install, record
 
 
 def _stopper(lgb, recorder):

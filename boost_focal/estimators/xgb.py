@@ -88,7 +88,8 @@ class FocalXGBClassifier(FocalBoostClassifier):
     probability : {"calibrated", "posterior", "raw"}, default "calibrated"
         What ``predict_proba`` returns. "calibrated": the class posterior of the tempered margin
         z / T + b (``temperature_``, ``margin_shift_``): T fitted on the last ``eval_set`` after
-        training, or without one T = 1 + s min(gamma, 2) min(1, B / 10), B = learning_rate x trees,
+        training, or without one T = 1 + s min(gamma, 2) min(1, B / 10), B = learning_rate x trees
+        (``boosting_budget_``: the sum of the trees' rates under a learning-rate schedule),
         s = 1/8 (3/32 for XGBoost binary): 1.25 (1.1875) at gamma 2 from B = 10 on, nearer the
         exact posterior for few rounds; for two classes, b makes the mean
         probability on the training rows their class frequency, as logloss has it (multiclass: one
@@ -153,6 +154,9 @@ class FocalXGBClassifier(FocalBoostClassifier):
     margin_shift_ : float or ndarray of shape (n_classes,)
         The shift b of ``probability="calibrated"`` (margin / T + b): a number for two classes;
         for more, one per class (mean zero), nonzero only when the class alphas differ.
+    boosting_budget_ : float
+        The sum of the learning rates of the trees kept (learning_rate x ``n_estimators_`` unless
+        a callback changed the rate during training): the budget B of the temperature.
     """
 
     _library_name = "XGBoost"
@@ -406,6 +410,8 @@ class FocalXGBClassifier(FocalBoostClassifier):
         rate = extra.get("eta", extra.get("learning_rate", self.learning_rate))
         return 0.3 if rate is None else float(rate)  # XGBoost's default eta
 
+    _learning_rate_names = ("eta", "learning_rate")
+
     def _temperature_slope(self):
         # binary XGBoost margins over-shoot less than LightGBM's (docs/calibration_choice.md)
         return XGBOOST_BINARY_TEMPERATURE_SLOPE if self.n_classes_ == 2 else DEFAULT_TEMPERATURE_SLOPE
@@ -465,7 +471,7 @@ class FocalXGBClassifier(FocalBoostClassifier):
             return xgb.QuantileDMatrix(X, max_bin=self.max_bin, ref=ref, **kwargs)
         return xgb.DMatrix(X, **kwargs)
 
-    def _train_booster(self, X, y, w, evals, objective, recorder, n_estimators, extra, verbose):
+    def _train_booster(self, X, y, w, evals, objective, recorder, n_estimators, extra, verbose, rates):
         xgb = _import_xgboost()
         base_score, offset = self._start(xgb)
         self._margin_offset = offset  # added at predict time when the booster cannot store it
@@ -476,7 +482,9 @@ class FocalXGBClassifier(FocalBoostClassifier):
             self._dmatrix(xgb, Xe, ye, we, offset, quantile, ref=dtrain if quantile else None)
             for Xe, ye, we in evals
         ]
-        callbacks = copy.deepcopy(self.callbacks) if self.callbacks else []
+        # the rate log first: it must wrap set_param before any callback sets a rate, and read the
+        # round's rate before a schedule sets the next one (LearningRateScheduler, after each round)
+        callbacks = [_rate_logger(xgb, rates)] + (copy.deepcopy(self.callbacks) if self.callbacks else [])
         custom_metric = None
         if dvalid:
             index = {id(d): i for i, d in enumerate(dvalid)}
@@ -616,6 +624,25 @@ def _unused_xgboost_params(params, extra):
         if match:
             names.update(re.findall(r'"([^"]+)"', match.group(1)))
     return sorted(k for k in extra if k in names)
+
+
+def _rate_logger(xgb, rates):
+    """An XGBoost callback that records each round's learning rate in ``rates`` (a RateLog)."""
+
+    class _RateLogger(xgb.callback.TrainingCallback):
+        def before_training(self, model):
+            rates.install(model, "set_param")
+            return model
+
+        def after_iteration(self, model, epoch, evals_log):
+            rates.round_done()
+            return False
+
+        def after_training(self, model):
+            rates.uninstall()
+            return model
+
+    return _RateLogger()
 
 
 def _stopper(xgb, recorder):
