@@ -385,3 +385,36 @@ def test_temperature_budget_report_reads_runs_and_counts_passes():
     assert tb.passes(df, "xgboost", lambda task: 1.5) == 1  # a passes; b: Brier 1.2x
     assert tb.passes(df, "xgboost", lambda task: 1.25) == 0  # interpolated: a log loss 1.1x, b Brier 1.1x
     assert tb.passes(df, "xgboost", lambda task: 1.45) == 1  # a: 1.02x, b: Brier 1.18x
+
+
+def test_linear_trees_rows_and_report(monkeypatch, tmp_path, capsys):
+    """benchmarks/linear_trees.py: each row is the model's own held-out score and largest |margin|
+    (checked against a refit of one model), and the report counts tables within 1.05x of logloss."""
+    from sklearn.datasets import make_classification
+
+    from benchmarks import linear_trees as lt
+
+    X, y = make_classification(300, 5, n_informative=3, weights=[0.8], random_state=0)
+    monkeypatch.setattr(lt.dc, "load_table", lambda name: (X, y, ""))
+    monkeypatch.setattr(lt, "ROUNDS", 5)
+    result = lt.run_table("synthetic", 0)
+    assert {r["model"] for r in result["rows"]} == {"logloss", "logloss l=1", "focal l=0", "focal l=0.1", "focal l=1"}
+    fold, te, _, (X_fit, y_fit, _, _) = next(lt.dc.fold_splits(X, y, 5, ("unstopped",)))
+    model = lt._models()["focal l=1"]().fit(X_fit, y_fit)
+    assert model.get_params()["linear_lambda"] == 1.0 and model.get_params()["linear_tree"] is True
+    row = next(r for r in result["rows"] if r["model"] == "focal l=1" and r["fold"] == fold)
+    assert row["log_loss"] == pytest.approx(lt.dc.scores(y[te], model.predict_proba(X[te]))["log_loss"], rel=1e-12)
+    assert row["max_margin"] == pytest.approx(np.abs(model.decision_function(X[te])).max(), rel=1e-12)
+    assert lt.run_table("synthetic", 100) is None  # above --max-rows: skipped
+
+    # report: table "a" passes for focal l=0 (1.04x), "b" fails on Brier (1.1x)
+    monkeypatch.setattr(lt, "OUT", tmp_path)
+    for name, ll, brier in (("a", 0.104, 0.05), ("b", 0.10, 0.055)):
+        rows = [dict(dataset=name, fold=0, model=m, max_margin=3.0, log_loss=0.1, brier=0.05, pr_auc=0.5)
+                for m in lt._models()]
+        rows[2].update(log_loss=ll, brier=brier)  # "focal l=0"
+        (tmp_path / f"{name}.json").write_text(json.dumps({"info": {"classes": 2}, "rows": rows}))
+    lt.report(None)
+    out = capsys.readouterr().out
+    assert "| binary | focal l=0 | 2 | 1/2 | 1.020 | 1.04 | 3.0 |" in out
+    assert "| binary | focal l=1 | 2 | 2/2 |" in out

@@ -293,6 +293,15 @@ def test_lgbm_rejects_unknown_parameter(binary):
         make(FocalLGBMClassifier, extra_treez=True).fit(*binary)
 
 
+@pytest.mark.parametrize("params", [dict(boosting_type="rf"), dict(boosting="random_forest"), dict(boost="rf")])
+def test_lgbm_random_forest_mode_is_refused_clearly(binary, params):
+    """LightGBM's rf mode takes no custom objective: a clear error before training, naming the
+    parameter and the alternative (LightGBM itself failed on an init-score check inside rf.hpp)."""
+    with pytest.raises(ValueError, match=r"boosting_type='(rf|random_forest)' is not supported.*subsample"):
+        make(FocalLGBMClassifier, subsample=0.8, subsample_freq=1, **params).fit(*binary)
+    make(FocalLGBMClassifier, boosting_type="dart").fit(*binary)  # the other modes train
+
+
 # --------------------------------------------------------------------------- weights
 def test_xgb_integer_weights_equal_repeated_rows(multi):
     """A weight of k trains bit-for-bit the model of k copies of the row (0 = row removed).

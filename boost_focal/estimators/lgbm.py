@@ -369,6 +369,15 @@ class FocalLGBMClassifier(FocalBoostClassifier):
                 f"unknown LightGBM parameter(s) {unknown}; see "
                 "https://lightgbm.readthedocs.io/en/latest/Parameters.html"
             )
+        boosting = next((extra[k] for k in ("boosting", "boosting_type", "boost") if k in extra), self.boosting_type)
+        if boosting in ("rf", "random_forest"):
+            # LightGBM's random forest fits every tree to the gradients of one constant start with a
+            # built-in objective; it takes neither a custom objective nor an init score.
+            raise ValueError(
+                f"boosting_type={boosting!r} is not supported: LightGBM's random forest mode takes no custom "
+                "objective. Use boosting_type='gbdt' (or 'dart') with row and column subsampling (subsample, "
+                "subsample_freq, colsample_bytree) instead"
+            )
         return extra
 
     def _booster_params(self, extra, objective):
