@@ -418,3 +418,35 @@ def test_linear_trees_rows_and_report(monkeypatch, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| binary | focal l=0 | 2 | 1/2 | 1.020 | 1.04 | 3.0 |" in out
     assert "| binary | focal l=1 | 2 | 2/2 |" in out
+
+
+def test_temperature_classes_scores_and_report(monkeypatch, tmp_path, capsys):
+    """benchmarks/temperature_classes.py: the grid rows are the posterior of z / T scored on the
+    test rows, the "own" row is the estimator's predict_proba at its own T, and the report divides
+    by the logloss classifier's loss and picks the best grid T."""
+    from sklearn.metrics import log_loss
+
+    from benchmarks import temperature_classes as tc
+
+    X, y = tc.synthetic(4, 1, 1.0, 0)
+    X, y = X[:600], y[:600]
+    rows = tc.score_table("t", X, y, cv=False)
+    tr, te = next(tc.splits(X, y, cv=False))
+    from boost_focal import FocalXGBClassifier
+
+    model = FocalXGBClassifier(n_estimators=300, learning_rate=0.1, n_jobs=2, random_state=0, max_depth=4).fit(X[tr], y[tr])
+    got = {(r["model"], r["T"]): r["loss"] for r in rows if r["engine"] == "xgboost"}
+    z = model.decision_function(X[te])
+    assert got[("grid", 1.1)] == pytest.approx(log_loss(y[te], model.loss_.posterior(z / 1.1)) * te.size, rel=1e-9)
+    assert got[("own", model.temperature_)] == pytest.approx(log_loss(y[te], model.predict_proba(X[te])) * te.size,
+                                                             rel=1e-9)
+    monkeypatch.setattr(tc, "OUT", tmp_path / "rows.json")
+    fake = [dict(table="a", engine="xgboost", classes=4, n=10, model="logloss", T=None, loss=2.0),
+            dict(table="a", engine="xgboost", classes=4, n=10, model="own", T=1.25, loss=2.2)]
+    fake += [dict(table="a", engine="xgboost", classes=4, n=10, model="grid", T=T, loss=2.0 + abs(T - 1.1))
+             for T in tc.GRID]
+    (tmp_path / "rows.json").write_text(json.dumps(fake))
+    tc.report(None)
+    line = capsys.readouterr().out.splitlines()[-1]
+    assert line.startswith("| a | 4 | xgboost | 1.050 / 1.025 / 1.000 / 1.025")
+    assert line.endswith("| 1.1 | 1.250: 1.100 |")

@@ -153,3 +153,23 @@ def test_temperature_formulas_match_doc():
     assert abs(b.sum()) < 1e-9
     equal = FocalLGBMClassifier(n_estimators=5, n_jobs=1).fit(X, y, sample_weight=w)
     assert not np.any(equal.margin_shift_)
+
+
+def test_xgboost_multiclass_temperature_slope_matches_doc():
+    """FocalXGBClassifier's no-eval-set temperature with K classes: the doc's slope in the doc's
+    formula (unchanged up to 6 classes, falling beyond); LightGBM keeps 1/8 at every K."""
+    from sklearn.datasets import make_classification
+
+    from boost_focal import FocalLGBMClassifier, FocalXGBClassifier
+
+    for k in (3, 6, 8, 12):
+        X, y = make_classification(60 * k, 6, n_informative=5, n_redundant=0, n_classes=k, n_clusters_per_class=1,
+                                   random_state=k)
+        slope = _eval("xgboost_multiclass_slope", dict(min=min, K=k))
+        assert slope == pytest.approx(1 / 8 if k <= 6 else (6 / k) ** 2 / 8)
+        for trees in (20, 150):  # budgets 2 and 15 at learning rate 0.1
+            env = dict(gamma=2.0, min=min, s=slope, B=trees * 0.1)
+            model = FocalXGBClassifier(n_estimators=trees, learning_rate=0.1, n_jobs=1).fit(X, y)
+            assert model.temperature_ == pytest.approx(_eval("default_temperature", env), rel=1e-12)
+            lgbm = FocalLGBMClassifier(n_estimators=trees, learning_rate=0.1, n_jobs=1).fit(X, y)
+            assert lgbm.temperature_ == pytest.approx(_eval("default_temperature", dict(env, s=1 / 8)), rel=1e-12)

@@ -15,7 +15,7 @@ import numpy as np
 from scipy import sparse, special
 
 from ._base import FocalBoostClassifier, seed_from
-from ._calibration import DEFAULT_TEMPERATURE_SLOPE, XGBOOST_BINARY_TEMPERATURE_SLOPE
+from ._calibration import xgboost_temperature_slope
 
 # estimator attribute -> XGBoost booster parameter (None values are left to XGBoost's defaults)
 _BOOSTER_PARAMS = {
@@ -90,8 +90,8 @@ class FocalXGBClassifier(FocalBoostClassifier):
         z / T + b (``temperature_``, ``margin_shift_``): T fitted on the last ``eval_set`` after
         training, or without one T = 1 + s min(gamma, 2) min(1, B / 10), B = learning_rate x trees
         (``boosting_budget_``: the sum of the trees' rates under a learning-rate schedule),
-        s = 1/8 (3/32 for XGBoost binary): 1.25 (1.1875) at gamma 2 from B = 10 on, nearer the
-        exact posterior for few rounds; for two classes, b makes the mean
+        s = 3/32 for two classes, 1/8 for 3-6 and 1/8 (6 / K)^2 for K > 6 classes: 1.1875 / 1.25
+        at gamma 2 from B = 10 on (1.09 at K = 10), nearer the exact posterior for few rounds; for two classes, b makes the mean
         probability on the training rows their class frequency, as logloss has it (multiclass: one
         b per class when the class alphas differ, else b = 0). See ``docs/math.md`` 7.2 and
         ``docs/calibration.md``; :meth:`calibrate` refits T and b on held-out rows. "posterior": the
@@ -413,8 +413,9 @@ class FocalXGBClassifier(FocalBoostClassifier):
     _learning_rate_names = ("eta", "learning_rate")
 
     def _temperature_slope(self):
-        # binary XGBoost margins over-shoot less than LightGBM's (docs/calibration_choice.md)
-        return XGBOOST_BINARY_TEMPERATURE_SLOPE if self.n_classes_ == 2 else DEFAULT_TEMPERATURE_SLOPE
+        # XGBoost's margins over-shoot less than LightGBM's with two classes and with many
+        # (docs/calibration_choice.md)
+        return xgboost_temperature_slope(self.n_classes_)
 
     def _after_load(self):
         # A model file keeps no thread count: predict with n_jobs threads, as after fit.
