@@ -627,8 +627,9 @@ class FocalDaskXGBClassifier(_DaskFocalMixin, FocalXGBClassifier):
     Same parameters and probabilities (``probability="calibrated"``, the default, ``"posterior"``
     or ``"raw"``); ``fit`` takes Dask collections and a ``client``, computes classes,
     alpha="balanced", class_weight="balanced" and the starting score once over all partitions, and
-    takes no eval_set (early stopping is not supported). ``predict_proba``/``predict``/``decision_function`` return Dask arrays for Dask
-    input (NumPy for in-memory input); :meth:`to_local` gives the fitted single-machine estimator.
+    takes no eval_set (early stopping is not supported). ``predict_proba``/``predict``/
+    ``decision_function`` return Dask arrays for Dask input (NumPy for in-memory input);
+    :meth:`to_local` gives the fitted single-machine estimator.
     """
 
     _local_class = FocalXGBClassifier
