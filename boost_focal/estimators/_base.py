@@ -668,11 +668,17 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
         """The no-eval-set temperature's slope for this engine and task (_calibration)."""
         return DEFAULT_TEMPERATURE_SLOPE
 
-    def _learning_rate(self):
-        """The learning rate the booster trains with (keywords and the library's default included)."""
-        raise NotImplementedError  # pragma: no cover
+    # the library's names (aliases) of the learning rate, the keyword that wins first (also RateLog's
+    # keys), and its default learning rate
+    _learning_rate_names = ()
+    _default_learning_rate = None
 
-    _learning_rate_names = ()  # the library's names (aliases) of the learning rate, for RateLog
+    def _learning_rate(self):
+        """The learning rate the booster trains with: a keyword alias among the extra parameters,
+        else the named ``learning_rate``, else the library's default."""
+        extra = getattr(self, "_extra_params", {})
+        rate = next((extra[k] for k in self._learning_rate_names if k in extra), self.learning_rate)
+        return self._default_learning_rate if rate is None else float(rate)
 
     # ------------------------------------------------------------ after fit
     def _fit_temperature(self, margin, y, w):

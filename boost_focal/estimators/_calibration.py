@@ -50,7 +50,7 @@ import numpy as np
 from scipy import optimize
 
 #: T = 1 + slope * min(gamma, DEFAULT_TEMPERATURE_GAMMA_CAP) * min(1, budget / TEMPERATURE_BUDGET)
-#: without an eval set; the slope is the estimator's (this one, or XGBOOST_BINARY_TEMPERATURE_SLOPE)
+#: without an eval set; the slope is the estimator's (this one, or xgboost_temperature_slope's)
 DEFAULT_TEMPERATURE_SLOPE = 0.125
 XGBOOST_BINARY_TEMPERATURE_SLOPE = 0.09375
 #: XGBoost with more than this many classes: the slope falls as (this / K)^2 (over-shoot shrinks with K)
@@ -66,8 +66,8 @@ MIN_TEMPERATURE = 1.0
 def xgboost_temperature_slope(n_classes):
     """The no-eval-set temperature slope of FocalXGBClassifier: 3/32 for two classes, 1/8 for up to
     6 classes, then 1/8 (6 / K)^2. XGBoost's multiclass margins over-shoot less as K grows (the
-    best T fell from 1.25 at K = 4-6 to 1.0-1.05 at K = 12-30 on synthetic tables and was 1.0 on
-    scikit-learn's digits, K = 10; LightGBM's stayed at 1.15-1.25: docs/calibration_choice.md,
+    best T fell from 1.25-1.375 at K = 3-5 to 1.0-1.05 at K = 12-30 on synthetic tables and was
+    1.0 on scikit-learn's digits, K = 10; LightGBM's stayed at 1.15-1.5: docs/calibration_choice.md,
     "The temperature and the number of classes"); the real tables the rule was chosen on have
     K <= 6, where it is unchanged."""
     if n_classes == 2:
@@ -79,8 +79,8 @@ def default_temperature(gamma, budget=None, slope=None):
     """The temperature used without held-out rows: 1 + slope * min(gamma, 2) * min(1, budget / 10).
 
     ``budget`` is the sum of the trees' learning rates, the learning rate times the number of
-    trees at a constant rate (None: a full budget); ``slope``
-    defaults to DEFAULT_TEMPERATURE_SLOPE (1/8: 1.25 at gamma 2 from a budget of 10 on).
+    trees at a constant rate (None: a full budget); ``slope`` defaults to
+    DEFAULT_TEMPERATURE_SLOPE (1/8: 1.25 at gamma 2 from a budget of 10 on).
     """
     slope = DEFAULT_TEMPERATURE_SLOPE if slope is None else float(slope)
     ramp = 1.0 if budget is None else min(1.0, max(0.0, float(budget)) / TEMPERATURE_BUDGET)

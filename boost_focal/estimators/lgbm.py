@@ -352,12 +352,8 @@ class FocalLGBMClassifier(FocalBoostClassifier):
     def _file_margin_offset(self):
         return self.init_score_  # LightGBM never stores the starting score itself
 
-    def _learning_rate(self):
-        extra = getattr(self, "_extra_params", {})
-        rate = next((extra[k] for k in ("learning_rate", "shrinkage_rate", "eta") if k in extra), self.learning_rate)
-        return 0.1 if rate is None else float(rate)  # LightGBM's default learning_rate
-
     _learning_rate_names = ("learning_rate", "shrinkage_rate", "eta")
+    _default_learning_rate = 0.1  # LightGBM's
 
     def _check_extra_params(self):
         extra = super()._check_extra_params()

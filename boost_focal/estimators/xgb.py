@@ -406,12 +406,8 @@ class FocalXGBClassifier(FocalBoostClassifier):
     def _file_margin_offset(self):
         return self._margin_offset
 
-    def _learning_rate(self):
-        extra = getattr(self, "_extra_params", {})
-        rate = extra.get("eta", extra.get("learning_rate", self.learning_rate))
-        return 0.3 if rate is None else float(rate)  # XGBoost's default eta
-
     _learning_rate_names = ("eta", "learning_rate")
+    _default_learning_rate = 0.3  # XGBoost's eta
 
     def _temperature_slope(self):
         # XGBoost's margins over-shoot less than LightGBM's with two classes and with many
