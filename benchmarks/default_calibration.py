@@ -324,7 +324,8 @@ def render(results, cmp, args, elapsed):
         "T = 1 + s min(gamma, 2) min(1, B / 10) with B = learning rate x trees and s = 1/8, 3/32 for XGBoost "
         "binary (at gamma 2 and B >= 10: 1.25, XGBoost binary 1.1875; since 2026-12-06, the unstopped rows "
         "were refitted with it; [calibration_choice.md](calibration_choice.md), \"The no-eval-set temperature "
-        "and the boosting budget\"; XGBoost with more than 6 classes, none of them here: 1/8 (6 / K)^2). Then, for "
+        "and the boosting budget\"; XGBoost with more than 6 classes, none of them here: 1/8 (6 / K)^2; LightGBM "
+        "with 3 or more classes: 3/16, T = 1.375, since 2026-12-07). Then, for "
         "two classes, b is set on the training "
         "rows so that their mean probability is the class frequency, as a logloss fit has it "
         "([math.md](math.md), section 7.2; since 2026-12-04: the rows \"default\", \"balanced\" and "
@@ -332,6 +333,10 @@ def render(results, cmp, args, elapsed):
         "With unequal class alphas (`alpha=\"balanced\"`, a per-class list) a multiclass model gets a shift "
         "vector b (K,), mean zero, set the same way per class (section 7.2; the multiclass \"balanced\" rows "
         "were refitted with it on 2026-12-05; at equal alphas, the default, b = 0).",
+        "* `hessian=\"bohning\"` (FocalLoss's default): for multiclass, since 2026-12-07, the floor is on the "
+        "curvature along the label's margin u and reaches the other classes through the chain rule "
+        "([math.md](math.md), section 4); the multiclass rows \"default\", \"before issue 16\" and "
+        "\"balanced\" below were refitted with it (binary models are unchanged).",
         "",
         "## Targets (default estimator)",
         "",

@@ -34,7 +34,8 @@ MODE_CODES = {"exact": HESS_EXACT, "bohning": HESS_BOHNING, "abs": HESS_ABS, "cl
 CLIP_FLOOR = 1e-16
 # Boehning's bound on the logistic curvature, sigmoid' <= 1/4; for softmax over K classes the
 # diagonal bound is (1 - 1/K) / 2 (Boehning 1992). The floor is scaled by a (1 - q)^gamma so it
-# vanishes on well-classified rows, exactly like the focal factor itself.
+# vanishes on well-classified rows, exactly like the focal factor itself. For softmax it floors
+# l''(u), the curvature along u, and reaches class j through the chain rule (softmax_row).
 BOHNING_BINARY = 0.25
 
 
@@ -128,6 +129,10 @@ def softmax_row(z, i, y, w, gamma, a, mode, bohning, g_out, h_out):
         grad_y = l'(u)              hess_y = l''(u)
         grad_j = -pi_j l'(u)        hess_j = pi_j^2 l''(u) - pi_j (1 - pi_j) l'(u)   (j != y)
 
+    The Boehning mode replaces l''(u) by max(l''(u), a (1 - q)^gamma B) in both (the second
+    term of hess_j is >= 0 already): flooring each hess_j on its own gave a class with a small
+    pi_j up to B / pi_j times its exact Hessian on every row (docs/math.md, section 4).
+
     Computing p_j / (1 - p_y) as pi_j directly avoids 0/0 once p_y rounds to 1, and the
     max-subtraction keeps every exp argument <= 0, so any finite logits work and adding a
     constant to a row changes nothing.
@@ -160,7 +165,10 @@ def softmax_row(z, i, y, w, gamma, a, mode, bohning, g_out, h_out):
             # a Hessian e^60 times too small).
             one_minus_pi = rest / s if k == top else 1.0 - pi
             g_out[i, k] = -w * pi * d1
-            h_out[i, k] = w * safeguard(pi * pi * d2 - pi * one_minus_pi * d1, floor, mode)
+            if mode == HESS_BOHNING:  # the floor on l''(u), through the chain rule
+                h_out[i, k] = w * (pi * pi * max(d2, floor) - pi * one_minus_pi * d1)
+            else:
+                h_out[i, k] = w * safeguard(pi * pi * d2 - pi * one_minus_pi * d1, floor, mode)
     return w * loss
 
 

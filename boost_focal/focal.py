@@ -67,7 +67,9 @@ class FocalLoss:
     hessian : {"bohning", "exact", "abs", "clip"}
         "exact" is the analytic second derivative, negative on part of the domain.
         "bohning" (default) floors it at alpha_t (1 - p_t)^gamma B, with B = 1/4 (binary) or
-        (1 - 1/K)/2 (softmax), the choice that trained stably in ``docs/math.md``.
+        (1 - 1/K)/2 (softmax), the choice that trained stably in ``docs/math.md``. For softmax
+        the floor is on the curvature l''(u) along the label's margin u (section 4 there), so
+        a class the row is far from keeps its small exact Hessian.
         "abs" uses |H|, "clip" uses max(H, 1e-16).
 
     Binary margins have shape (n,) and labels in {0, 1}; multiclass margins have shape (n, K)

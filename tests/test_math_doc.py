@@ -32,7 +32,7 @@ def _eval(name, env):
 
 def test_doc_has_all_formulas():
     expected = {"binary_grad", "binary_hess_exact", "binary_hess_bohning", "softmax_grad_other",
-                "softmax_hess_other_exact", "log_phi", "binary_posterior"}
+                "softmax_hess_other_exact", "softmax_hess_other_bohning", "log_phi", "binary_posterior"}
     assert expected <= set(FORMULAS)
 
 
@@ -57,6 +57,7 @@ def test_softmax_off_class_terms_match_doc(gamma):
     y = rng.integers(0, 4, 50)
     alpha = np.array([0.1, 0.2, 0.3, 0.4])
     g, h = FocalLoss(gamma, alpha, "exact").grad_hess(z, y)
+    _, hb = FocalLoss(gamma, alpha, "bohning").grad_hess(z, y)
     for i in range(z.shape[0]):
         others = [k for k in range(4) if k != y[i]]
         lse_other = np.log(np.exp(z[i, others]).sum())
@@ -68,6 +69,10 @@ def test_softmax_off_class_terms_match_doc(gamma):
         env["pi"] = np.exp(z[i, others] - lse_other)
         np.testing.assert_allclose(g[i, others], _eval("softmax_grad_other", env), rtol=1e-10, atol=1e-15)
         np.testing.assert_allclose(h[i, others], _eval("softmax_hess_other_exact", env), rtol=1e-9, atol=1e-15)
+        # the Boehning floor on l''(u): alpha_y (1 - p_y)^gamma (1 - 1/K) / 2, with 1 - p_y = sigmoid(-u)
+        env["floor"] = alpha[y[i]] * env["r"][0] ** gamma * (1.0 - 1.0 / 4) / 2.0
+        np.testing.assert_allclose(hb[i, y[i]], np.maximum(env["d2"], env["floor"]), rtol=1e-9, atol=1e-15)
+        np.testing.assert_allclose(hb[i, others], _eval("softmax_hess_other_bohning", env), rtol=1e-9, atol=1e-15)
 
 
 @pytest.mark.parametrize("gamma", [0.5, 1.0, 2.0, 7.0])
@@ -157,7 +162,8 @@ def test_temperature_formulas_match_doc():
 
 def test_xgboost_multiclass_temperature_slope_matches_doc():
     """FocalXGBClassifier's no-eval-set temperature with K classes: the doc's slope in the doc's
-    formula (unchanged up to 6 classes, falling beyond); LightGBM keeps 1/8 at every K."""
+    formula (unchanged up to 6 classes, falling beyond); LightGBM's multiclass slope is the doc's
+    at every K (its binary slope, 1/8, is checked in test_calibrated_defaults)."""
     from sklearn.datasets import make_classification
 
     from boost_focal import FocalLGBMClassifier, FocalXGBClassifier
@@ -172,4 +178,6 @@ def test_xgboost_multiclass_temperature_slope_matches_doc():
             model = FocalXGBClassifier(n_estimators=trees, learning_rate=0.1, n_jobs=1).fit(X, y)
             assert model.temperature_ == pytest.approx(_eval("default_temperature", env), rel=1e-12)
             lgbm = FocalLGBMClassifier(n_estimators=trees, learning_rate=0.1, n_jobs=1).fit(X, y)
-            assert lgbm.temperature_ == pytest.approx(_eval("default_temperature", dict(env, s=1 / 8)), rel=1e-12)
+            lgbm_slope = _eval("lightgbm_multiclass_slope", {})
+            assert lgbm_slope == 3 / 16
+            assert lgbm.temperature_ == pytest.approx(_eval("default_temperature", dict(env, s=lgbm_slope)), rel=1e-12)

@@ -5,7 +5,8 @@
 - sample weights multiply loss, gradient and Hessian;
 - softmax is invariant to adding a constant to a row;
 - no NaN or inf for any finite margin (float32 and float64, |margin| <= 1e4), gamma in [0, 20];
-- Hessian modes: bohning >= exact (and = max(exact, alpha_t (1 - p_t)^gamma B)), abs = |exact|,
+- Hessian modes: bohning >= exact (binary: = max(exact, alpha_t (1 - p_t)^gamma B); softmax: that
+  floor on l''(u), through the chain rule), abs = |exact|,
   clip = max(exact, 1e-16); all equal exact where exact is large and positive; the gradient is
   identical in every mode;
 - alpha="balanced" is the inverse class frequency normalised to sum 1; resolve_alpha fixes it.
@@ -301,20 +302,32 @@ def test_hessian_modes(batch, gamma, data):
     _, clip1 = FocalLoss(gamma, alpha, "clip").grad_hess(z, y)
     np.testing.assert_array_equal(clip1, np.maximum(exact1, 1e-16))
 
-    # The Boehning floor, independently: w alpha_t (1 - p_t)^gamma B with B = 1/4 (binary) or
-    # (1 - 1/K)/2 (softmax), p_t the probability of the true class (scipy).
+    # The Boehning floor, independently: F = w alpha_t (1 - p_t)^gamma B with B = 1/4 (binary) or
+    # (1 - 1/K)/2 (softmax), p_t the probability of the true class (scipy). Binary: max(exact, F).
+    # Softmax: the floor is on l''(u), the curvature along u = z_y - logsumexp_{k != y} z_k, and
+    # enters class j through the chain rule (docs/math.md, section 4): the label's column is
+    # max(l'', F); class j's is exact_j + pi_j^2 (max(l'', F) - l''), pi_j = p_j / (1 - p_t).
     a_t = _alpha_t(alpha, y, k) * _w(w, n)
+    rows = np.arange(n)
     if binary:
         floor = a_t * expit(-(2 * y - 1) * z) ** gamma * 0.25
+        expected = np.maximum(exact, floor)
+        floored = exact >= floor
     else:
         p = softmax(z, axis=1)
         one_minus_pt = np.array([np.delete(row, t).sum() for row, t in zip(p, y)])
-        floor = (a_t * one_minus_pt**gamma * (1.0 - 1.0 / k) / 2.0)[:, None]
-    np.testing.assert_allclose(out["bohning"][1], np.maximum(exact, floor), rtol=1e-11, atol=1e-300)
+        floor = a_t * one_minus_pt**gamma * (1.0 - 1.0 / k) / 2.0
+        d2 = exact[rows, y]  # w l''(u)
+        pi = p / one_minus_pt[:, None]
+        expected = exact + pi**2 * (np.maximum(d2, floor) - d2)[:, None]
+        expected[rows, y] = np.maximum(d2, floor)
+        floored = np.repeat((d2 >= floor)[:, None], k, axis=1)
+    np.testing.assert_allclose(out["bohning"][1], expected, rtol=1e-11, atol=1e-300)
 
-    # where the exact Hessian is large and positive (above every floor), all modes agree with it
+    # where the exact Hessian is large and positive (l'' above every floor), all modes agree with it
     ceiling = 0.25 if binary else 0.5  # B never exceeds it, nor does (1 - p_t)^gamma exceed 1
-    big = (exact >= (a_t if binary else a_t[:, None]) * ceiling) & (exact1 > 1e-16) & (exact > 0)
+    big_t = exact[rows] >= a_t * ceiling if binary else exact[rows, y] >= a_t * ceiling
+    big = (big_t if binary else np.repeat(big_t[:, None], k, axis=1)) & floored & (exact1 > 1e-16) & (exact > 0)
     for m in MODES:
         np.testing.assert_array_equal(out[m][1][big], exact[big])
 

@@ -12,6 +12,7 @@ import numpy as np
 from scipy import sparse
 
 from ._base import FocalBoostClassifier, seed_from
+from ._calibration import lightgbm_temperature_slope
 
 # estimator attribute -> LightGBM parameter
 _BOOSTER_PARAMS = {
@@ -354,6 +355,10 @@ class FocalLGBMClassifier(FocalBoostClassifier):
 
     _learning_rate_names = ("learning_rate", "shrinkage_rate", "eta")
     _default_learning_rate = 0.1  # LightGBM's
+
+    def _temperature_slope(self):
+        # LightGBM's multiclass margins over-shoot more than its binary ones (docs/calibration_choice.md)
+        return lightgbm_temperature_slope(self.n_classes_)
 
     def _check_extra_params(self):
         extra = super()._check_extra_params()
