@@ -192,8 +192,8 @@ def test_large_gamma_still_trains(cls, binary, gamma):
 
 # ---------------------------------------------------------------------------- focal temperature
 #: the no-eval-set temperature at gamma 2 from a boosting budget (learning rate x trees) of 10 on:
-#: XGBoost binary 1 + 2 * 3/32, LightGBM multiclass 1 + 2 * 3/16, every other case 1 + 2 / 8 (docs/math.md 7.2)
-FULL_T = {("xgb", 2): 1.1875, ("xgb", "multi"): 1.25, ("lgbm", 2): 1.25, ("lgbm", "multi"): 1.375}
+#: XGBoost binary 1 + 2 * 3/32, LightGBM binary 1 + 2 / 8, multiclass (up to 6 classes) 1 + 2 * 3/16 (docs/math.md 7.2)
+FULL_T = {("xgb", 2): 1.1875, ("xgb", "multi"): 1.375, ("lgbm", 2): 1.25, ("lgbm", "multi"): 1.375}
 
 
 def full_temperature(cls, k=2):
@@ -237,7 +237,7 @@ def test_no_eval_set_temperature_grows_with_the_boosting_budget(cls, binary, hpc
         assert model.temperature_ == pytest.approx(
             default_temperature(2.0, budget, (full - 1) / 2), rel=1e-12
         )
-    # gamma scales it (capped at 2); multiclass: the 1/8 slope (XGBoost, 4 classes), 3/16 (LightGBM)
+    # gamma scales it (capped at 2); multiclass (4 classes): the 3/16 slope
     assert cls(n_estimators=30, learning_rate=0.1, gamma=1.0, n_jobs=1).fit(X, y).temperature_ == pytest.approx(
         1 + (full - 1) / 2 * 0.3
     )

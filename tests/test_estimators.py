@@ -76,11 +76,10 @@ def test_probabilities_are_link_of_margin(cls, task, binary, multi):
     assert proba.shape == (X.shape[0], k)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)
     # calibrated (default, no eval set) == FocalLoss.posterior of the margin at the no-eval-set
-    # temperature (20 rounds x 0.5 = a budget of 10: 1 + 2 * 3/32 for XGBoost binary, 1 + 2 * 3/16
-    # for LightGBM multiclass, else 1 + 2/8), shifted by b for two classes (set on the training
-    # rows; multiclass at equal alphas: b = 0)
-    xgb = cls is FocalXGBClassifier
-    T = (1.1875 if xgb else 1.25) if k == 2 else (1.25 if xgb else 1.375)
+    # temperature (20 rounds x 0.5 = a budget of 10: binary 1 + 2 * 3/32 for XGBoost, 1 + 2/8 for
+    # LightGBM; multiclass 1 + 2 * 3/16), shifted by b for two classes (set on the training rows;
+    # multiclass at equal alphas: b = 0)
+    T = (1.1875 if cls is FocalXGBClassifier else 1.25) if k == 2 else 1.375
     assert model.probability == "calibrated" and model.temperature_ == T
     assert bool(np.any(model.margin_shift_ != 0.0)) == (k == 2)
     post = model.loss_.posterior(margin / T + model.margin_shift_)

@@ -172,7 +172,7 @@ def test_xgboost_multiclass_temperature_slope_matches_doc():
         X, y = make_classification(60 * k, 6, n_informative=5, n_redundant=0, n_classes=k, n_clusters_per_class=1,
                                    random_state=k)
         slope = _eval("xgboost_multiclass_slope", dict(min=min, K=k))
-        assert slope == pytest.approx(1 / 8 if k <= 6 else (6 / k) ** 2 / 8)
+        assert slope == pytest.approx(3 / 16 if k <= 6 else 3 / 16 * (6 / k) ** 2)
         for trees in (20, 150):  # budgets 2 and 15 at learning rate 0.1
             env = dict(gamma=2.0, min=min, s=slope, B=trees * 0.1)
             model = FocalXGBClassifier(n_estimators=trees, learning_rate=0.1, n_jobs=1).fit(X, y)

@@ -70,7 +70,8 @@ class FocalLGBMClassifier(FocalBoostClassifier):
         z / T + b (``temperature_``, ``margin_shift_``): T fitted on the last ``eval_set`` after
         training, or without one T = 1 + s min(gamma, 2) min(1, B / 10), B = learning_rate x trees
         (``boosting_budget_``: the sum of the trees' rates under a learning-rate schedule),
-        s = 1/8: 1.25 at gamma 2 from B = 10 on, nearer the exact posterior for few rounds; for
+        s = 1/8 for two classes, 3/16 for more: 1.25 / 1.375 at gamma 2 from B = 10 on, nearer the
+        exact posterior for few rounds; for
         two classes, b makes the mean
         probability on the training rows their class frequency, as logloss has it (multiclass: one
         b per class when the class alphas differ, else b = 0). See ``docs/math.md`` 7.2 and

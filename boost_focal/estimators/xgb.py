@@ -90,8 +90,8 @@ class FocalXGBClassifier(FocalBoostClassifier):
         z / T + b (``temperature_``, ``margin_shift_``): T fitted on the last ``eval_set`` after
         training, or without one T = 1 + s min(gamma, 2) min(1, B / 10), B = learning_rate x trees
         (``boosting_budget_``: the sum of the trees' rates under a learning-rate schedule),
-        s = 3/32 for two classes, 1/8 for 3-6 and 1/8 (6 / K)^2 for K > 6 classes: 1.1875 / 1.25
-        at gamma 2 from B = 10 on (1.09 at K = 10), nearer the exact posterior for few rounds;
+        s = 3/32 for two classes, 3/16 for 3-6 and 3/16 (6 / K)^2 for K > 6 classes: 1.1875 / 1.375
+        at gamma 2 from B = 10 on (1.14 at K = 10), nearer the exact posterior for few rounds;
         for two classes, b makes the mean
         probability on the training rows their class frequency, as logloss has it (multiclass: one
         b per class when the class alphas differ, else b = 0). See ``docs/math.md`` 7.2 and
