@@ -198,45 +198,69 @@ def _slicer(sliced_front, params, sliced_back):
 # Reference kernels: float64 arithmetic with libm exp/log, any output dtype.
 
 
-@njit(cache=True, nogil=True)
-def _binary_grad_hess_rows(z, y, w, gamma, alpha_pos, alpha_neg, mode, grad, hess):
-    n = z.shape[0]
-    has_w = w.shape[0] > 0
-    for i in range(n):
-        wi = w[i] if has_w else 1.0
-        _, g, h = binary_element(z[i], y[i], wi, gamma, alpha_pos, alpha_neg, mode)
-        grad[i] = g
-        hess[i] = h
+def _source_key():
+    """A hash of the scalar-math sources the compiled kernels inline (_fastmath, _scalar)."""
+    digest = hashlib.sha256()
+    for name in ("_fastmath.py", "_scalar.py"):
+        digest.update(Path(__file__).with_name(name).read_bytes())
+    return digest.hexdigest()[:16]
 
 
-@njit(cache=True, nogil=True)
-def _binary_loss_rows(z, y, w, gamma, alpha_pos, alpha_neg, out):
-    n = z.shape[0]
-    has_w = w.shape[0] > 0
-    for i in range(n):
-        wi = w[i] if has_w else 1.0
-        loss, _, _ = binary_element(z[i], y[i], wi, gamma, alpha_pos, alpha_neg, 0)
-        out[i] = loss
+# Numba's cache checks the source file of a cached function only, not of the functions it inlines
+# from other modules: after an edit of _scalar.py alone, the cached kernels of this module would
+# still run the old formulas (seen 2026-12-07 with an editable install). Every cached kernel here
+# holds SOURCE_KEY as a closure constant, which Numba's cache keys on, so such an edit compiles anew.
+SOURCE_KEY = _source_key()
 
 
-@njit(cache=True, nogil=True)
-def _softmax_grad_hess_rows(z, y, w, gamma, alpha, mode, bohning, grad, hess):
-    n = z.shape[0]
-    has_w = w.shape[0] > 0
-    for i in range(n):
-        wi = w[i] if has_w else 1.0
-        yi = int(y[i])
-        softmax_row(z, i, yi, wi, gamma, alpha[yi], mode, bohning, grad, hess)
+def _reference_kernels(source_key):
+    """The row loops of the reference kernels, with ``source_key`` in their cache key."""
+
+    @njit(cache=True, nogil=True)
+    def binary_grad_hess_rows(z, y, w, gamma, alpha_pos, alpha_neg, mode, grad, hess):
+        source_key  # noqa: B018 (part of the cache key, see SOURCE_KEY)
+        n = z.shape[0]
+        has_w = w.shape[0] > 0
+        for i in range(n):
+            wi = w[i] if has_w else 1.0
+            _, g, h = binary_element(z[i], y[i], wi, gamma, alpha_pos, alpha_neg, mode)
+            grad[i] = g
+            hess[i] = h
+
+    @njit(cache=True, nogil=True)
+    def binary_loss_rows(z, y, w, gamma, alpha_pos, alpha_neg, out):
+        source_key  # noqa: B018
+        n = z.shape[0]
+        has_w = w.shape[0] > 0
+        for i in range(n):
+            wi = w[i] if has_w else 1.0
+            loss, _, _ = binary_element(z[i], y[i], wi, gamma, alpha_pos, alpha_neg, 0)
+            out[i] = loss
+
+    @njit(cache=True, nogil=True)
+    def softmax_grad_hess_rows(z, y, w, gamma, alpha, mode, bohning, grad, hess):
+        source_key  # noqa: B018
+        n = z.shape[0]
+        has_w = w.shape[0] > 0
+        for i in range(n):
+            wi = w[i] if has_w else 1.0
+            yi = int(y[i])
+            softmax_row(z, i, yi, wi, gamma, alpha[yi], mode, bohning, grad, hess)
+
+    @njit(cache=True, nogil=True)
+    def softmax_loss_rows(z, y, w, gamma, alpha, out):
+        source_key  # noqa: B018
+        n = z.shape[0]
+        has_w = w.shape[0] > 0
+        for i in range(n):
+            wi = w[i] if has_w else 1.0
+            yi = int(y[i])
+            out[i] = wi * softmax_row_loss(z, i, yi, gamma, alpha[yi])
+
+    return binary_grad_hess_rows, binary_loss_rows, softmax_grad_hess_rows, softmax_loss_rows
 
 
-@njit(cache=True, nogil=True)
-def _softmax_loss_rows(z, y, w, gamma, alpha, out):
-    n = z.shape[0]
-    has_w = w.shape[0] > 0
-    for i in range(n):
-        wi = w[i] if has_w else 1.0
-        yi = int(y[i])
-        out[i] = wi * softmax_row_loss(z, i, yi, gamma, alpha[yi])
+_binary_grad_hess_rows, _binary_loss_rows, _softmax_grad_hess_rows, _softmax_loss_rows = _reference_kernels(SOURCE_KEY)
 
 
 # The reference kernels over all rows, split across threads by run_split (defined below) like
@@ -318,19 +342,8 @@ def labels_in_range(y, top):
 # closure constants, so LLVM folds every branch on them before vectorising the loop
 # (numba.literally would do the same but costs ~15 ms per call). Each variant is compiled on first
 # use only. Numba's cache tells the variants apart by their closure values; SOURCE_KEY (a hash of
-# the inlined scalar-math sources) is one of them, because the cache does not notice edits to an
-# inlined callee in another module.
-
-
-
-def _source_key():
-    digest = hashlib.sha256()
-    for name in ("_fastmath.py", "_scalar.py"):
-        digest.update(Path(__file__).with_name(name).read_bytes())
-    return digest.hexdigest()[:16]
-
-
-SOURCE_KEY = _source_key()
+# the inlined scalar-math sources, defined above) is one of them, because the cache does not notice
+# edits to an inlined callee in another module.
 
 # Compile options of the fast kernels. Numba builds two wrappers around every compiled function by
 # default, one for calls from Python and one for calls from C; each is more IR to optimise and

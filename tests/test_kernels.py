@@ -239,7 +239,9 @@ def test_pow_kind_variants_agree_with_the_general_form():
 def test_kernels_carry_the_source_key_in_their_closure():
     """Numba's cache keys closures by their cell values: the hash of the inlined sources must be
     among them, or an edit of _fastmath.py/_scalar.py would load a stale kernel."""
-    for kernel in (_cpu.binary_fast_kernel(1, False), _cpu.softmax_fast_kernel()):
+    reference = (_cpu._binary_grad_hess_rows, _cpu._binary_loss_rows, _cpu._softmax_grad_hess_rows,
+                 _cpu._softmax_loss_rows)  # they inline _scalar's formulas too
+    for kernel in (_cpu.binary_fast_kernel(1, False), _cpu.softmax_fast_kernel(), *reference):
         cells = [c.cell_contents for c in kernel.py_func.__closure__]
         assert _cpu.SOURCE_KEY in cells
         assert all(isinstance(c, (int, str, bool)) for c in cells)  # picklable, stable keys
