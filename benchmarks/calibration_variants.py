@@ -21,6 +21,11 @@ early-stopped tables" of ``docs/calibration_choice.md``), ``--calibration`` sett
     python benchmarks/calibration_variants.py run small_scale025 --params loss_scale=0.25 --regimes stopped --max-rows 1000
     python benchmarks/calibration_variants.py run small_scale05_stopll --params loss_scale=0.5,eval_metric=logloss --regimes stopped --max-rows 1000
 
+and on the four multiclass tables, early-stopped, stopping on the posterior's log loss instead of
+the focal loss (2026-12-07, after the softmax floor change; not kept)::
+
+    python benchmarks/calibration_variants.py run mc_stopll glass hpc_jobs satellite_statlog diamonds_cut --params eval_metric=logloss --regimes stopped
+
 ``run`` caches per-table rows in ``benchmarks/results/calibration_variants/TAG/`` (delete to
 rerun; ``--jobs 2`` for two processes); ``report`` prints, per engine x regime, on how many
 binary tables log loss AND Brier are within 1.05x of the logloss classifier, the median and
