@@ -25,6 +25,7 @@ and on the four multiclass tables, early-stopped, stopping on the posterior's lo
 the focal loss (2026-12-07, after the softmax floor change; not kept)::
 
     python benchmarks/calibration_variants.py run mc_stopll glass hpc_jobs satellite_statlog diamonds_cut --params eval_metric=logloss --regimes stopped
+    python benchmarks/calibration_variants.py run mc_lr05 glass hpc_jobs satellite_statlog diamonds_cut --params learning_rate=0.05 --regimes stopped
 
 ``run`` caches per-table rows in ``benchmarks/results/calibration_variants/TAG/`` (delete to
 rerun; ``--jobs 2`` for two processes); ``report`` prints, per engine x regime, on how many

@@ -121,7 +121,8 @@ def _focal_model(engine, regime, params, X_fit, y_fit, X_va, y_va):
 
     cls = FocalXGBClassifier if engine == "xgboost" else FocalLGBMClassifier
     common = dict(n_estimators=ROUNDS[regime], learning_rate=LEARNING_RATE, n_jobs=1, random_state=0,
-                  **_tree_params(engine), **params)
+                  **_tree_params(engine))
+    common.update(params)  # a variant may override any of them (calibration_variants.py --params)
     if regime == "stopped":
         return cls(early_stopping_rounds=PATIENCE, **common).fit(X_fit, y_fit, eval_set=[(X_va, y_va)])
     return cls(**common).fit(X_fit, y_fit)
