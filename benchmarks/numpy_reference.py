@@ -46,9 +46,11 @@ def softmax_grad_hess(z, y, gamma, alpha):
     pi = t / s
     u = (z[rows, y] - m[:, 0]) - np.log(s[:, 0])
     d1, d2, arg = focal_terms(u, gamma, alpha.astype(np.float32)[y])
+    # the Boehning floor on l''(u), carried to every class by the chain rule (docs/math.md, section 4)
+    d2 = np.maximum(d2, arg * ((1 - 1 / k) / 2))
     d1, d2 = d1[:, None], d2[:, None]
     grad = -pi * d1
     hess = pi * pi * d2 - pi * (1 - pi) * d1
     grad[rows, y] = d1[:, 0]
     hess[rows, y] = d2[:, 0]
-    return grad, np.maximum(hess, (arg * ((1 - 1 / k) / 2))[:, None])
+    return grad, hess

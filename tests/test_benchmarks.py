@@ -450,3 +450,27 @@ def test_temperature_classes_scores_and_report(monkeypatch, tmp_path, capsys):
     line = capsys.readouterr().out.splitlines()[-1]
     assert line.startswith("| a | 4 | xgboost | 1.050 / 1.025 / 1.000 / 1.025")
     assert line.endswith("| 1.1 | 1.250: 1.100 |")
+
+
+@pytest.mark.parametrize("k", [2, 3, 7])
+def test_numpy_reference_computes_what_the_kernels_compute(k):
+    """bench_kernels' NumPy baseline must be the same loss, floor included (float32 NumPy against
+    the float64 kernels: float32 rounding only), or its speed ratio compares different work."""
+    from benchmarks import numpy_reference
+
+    from boost_focal import FocalLoss
+
+    rng = np.random.default_rng(k)
+    z = rng.normal(0.0, 4.0, (4000, k)).astype(np.float32)
+    y = rng.integers(0, k, 4000)
+    alpha = rng.uniform(0.2, 1.0, k)
+    g, h = numpy_reference.softmax_grad_hess(z, y, 2.0, alpha)
+    g64, h64 = FocalLoss(2.0, alpha.tolist()).grad_hess(z.astype(np.float64), y)
+    np.testing.assert_allclose(g, g64, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(h, h64, rtol=1e-4, atol=1e-6)
+    zb = z[:, 0]
+    yb = (y % 2).astype(np.float32)
+    g, h = numpy_reference.binary_grad_hess(zb, yb, 2.0, 0.25)
+    g64, h64 = FocalLoss(2.0, 0.25).grad_hess(zb.astype(np.float64), yb)
+    np.testing.assert_allclose(g, g64, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(h, h64, rtol=1e-4, atol=1e-6)
