@@ -39,6 +39,7 @@ from ._fastmath import (
     fmin,
     focal_base_vec,
     focal_derivs_vec,
+    fmax,
     focal_pow_halves,
     log1p_vec,
     pow_kind,
@@ -46,6 +47,8 @@ from ._fastmath import (
     softmax_other_vec,
 )
 from ._scalar import (
+    HESS_BOHNING,
+    HESS_EXACT,
     binary_element,
     softmax_row,
     softmax_row_loss,
@@ -523,6 +526,10 @@ def _softmax_focal_stage():
 def _softmax_output_stage(mode):
     """Stage 4 for one Hessian mode: grad/hess of every class, back in (nb, K) order."""
     source_key = SOURCE_KEY
+    # the Boehning floor is on l''(u) (as in _scalar.softmax_row): every class then gets the chain
+    # rule's exact Hessian of the floored curvature
+    floored = mode == HESS_BOHNING
+    class_mode = HESS_EXACT if floored else mode
 
     @njit(**_STAGE)
     def stage(nb, t, ht, label, top, inv_s, top_rest, d1, d2, floor, w, class_major, start, grad, hess):
@@ -535,10 +542,11 @@ def _softmax_output_stage(mode):
             for j in range(nb):
                 pi = t[k, j] * inv_s[j]
                 one_minus_pi = top_rest[j] if k32 == top[j] else 1.0 - pi
-                g, h = softmax_other_vec(pi, one_minus_pi, d1[j], d2[j], floor[j], mode)
+                d2j = fmax(d2[j], floor[j]) if floored else d2[j]
+                g, h = softmax_other_vec(pi, one_minus_pi, d1[j], d2j, floor[j], class_mode)
                 is_y = k32 == label[j]
                 t[k, j] = d1[j] if is_y else g
-                ht[k, j] = safeguard_vec(d2[j], floor[j], mode) if is_y else h
+                ht[k, j] = safeguard_vec(d2j, floor[j], class_mode) if is_y else h
         if class_major:
             if w.shape[0] > 0:
                 for k in range(k_count):

@@ -297,9 +297,7 @@ def softmax_other_vec(pi, one_minus_pi, d1, d2, floor_scale, mode):
         grad_j = -pi_j l'(u),    hess_j = pi_j^2 l''(u) - pi_j (1 - pi_j) l'(u)
 
     with 1 - pi_j passed in (for the top class it is rest / s, never 1 - pi). The Boehning mode
-    floors l''(u) itself, as _scalar.softmax_row does; the other modes act on hess_j.
+    floors l''(u) before this (``_cpu._softmax_output_stage``, as ``_scalar.softmax_row``) and
+    calls it with the exact mode.
     """
-    curvature = -pi * one_minus_pi * d1  # >= 0
-    floored = pi * pi * fmax(d2, floor_scale) + curvature
-    other = safeguard_vec(pi * pi * d2 + curvature, floor_scale, mode)
-    return -pi * d1, floored if mode == HESS_BOHNING else other
+    return -pi * d1, safeguard_vec(pi * pi * d2 - pi * one_minus_pi * d1, floor_scale, mode)

@@ -154,6 +154,10 @@ def softmax_row(z, i, y, w, gamma, a, mode, bohning, g_out, h_out):
     # differences only, so adding a constant to the row changes nothing (bitwise when exact).
     loss, d1, d2, arg = focal_terms((z[i, y] - m) - math.log(s), gamma, a)
     floor = arg * bohning
+    if mode == HESS_BOHNING:
+        # the floor is on l''(u); every class then gets the chain rule's exact Hessian
+        d2 = max(d2, floor)
+        mode = HESS_EXACT
     for k in range(k_count):
         if k == y:
             g_out[i, k] = w * d1
@@ -165,10 +169,7 @@ def softmax_row(z, i, y, w, gamma, a, mode, bohning, g_out, h_out):
             # a Hessian e^60 times too small).
             one_minus_pi = rest / s if k == top else 1.0 - pi
             g_out[i, k] = -w * pi * d1
-            if mode == HESS_BOHNING:  # the floor on l''(u), through the chain rule
-                h_out[i, k] = w * (pi * pi * max(d2, floor) - pi * one_minus_pi * d1)
-            else:
-                h_out[i, k] = w * safeguard(pi * pi * d2 - pi * one_minus_pi * d1, floor, mode)
+            h_out[i, k] = w * safeguard(pi * pi * d2 - pi * one_minus_pi * d1, floor, mode)
     return w * loss
 
 
