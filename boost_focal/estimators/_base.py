@@ -23,7 +23,6 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from .._validation import check_sample_weight
 from ..focal import FocalLoss
 from ._calibration import (
-    DEFAULT_TEMPERATURE_SLOPE,
     fit_temperature,
     temper,
     temperature_centre,
@@ -666,7 +665,7 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
 
     def _temperature_slope(self):
         """The no-eval-set temperature's slope for this engine and task (_calibration)."""
-        return DEFAULT_TEMPERATURE_SLOPE
+        raise NotImplementedError  # pragma: no cover
 
     # the library's names (aliases) of the learning rate, the keyword that wins first (also RateLog's
     # keys), and its default learning rate
