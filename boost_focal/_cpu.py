@@ -45,6 +45,7 @@ from ._fastmath import (
     pow_kind,
     safeguard_vec,
     softmax_other_vec,
+    to_float32_bits,
 )
 from ._scalar import (
     HESS_BOHNING,
@@ -364,9 +365,11 @@ _STAGE = dict(_SOFTMAX_KERNEL, no_cpython_wrapper=True)
 
 @functools.lru_cache(maxsize=None)
 def binary_fast_kernel(mode, weighted):
-    """kernel(z, y, w, gamma, kind, alpha_pos, alpha_neg, grad, hess) for float32 grad/hess.
+    """kernel(z, y, w, gamma, kind, alpha_pos, alpha_neg, round_add, round_mask, grad, hess) for
+    float32 grad/hess.
 
-    z and w may be float32 or float64, y any real dtype; ``kind`` is pow_kind(gamma). One
+    z and w may be float32 or float64, y any real dtype; ``kind`` is pow_kind(gamma);
+    (round_add, round_mask) a ROUNDING pair applied to every stored value. One
     compiled kernel per (Hessian mode, weighted) serves every gamma: the branch on kind is
     loop-invariant (LLVM makes a loop for e^(gamma log r) and one for r^n sqrt(r)^(kind % 2) as
     selects).
@@ -377,7 +380,7 @@ def binary_fast_kernel(mode, weighted):
     source_key = SOURCE_KEY
 
     @njit(**_KERNEL)
-    def kernel(z, y, w, gamma, kind, alpha_pos, alpha_neg, grad, hess):
+    def kernel(z, y, w, gamma, kind, alpha_pos, alpha_neg, round_add, round_mask, grad, hess):
         source_key  # noqa: B018 (part of the cache key, see above)
         # Validation (the caller raises the clear error when bad > 0): a margin that is NaN or
         # infinite, a label other than 0 or 1 (NaN included). A loop of its own: counted inside
@@ -398,8 +401,8 @@ def binary_fast_kernel(mode, weighted):
             if weighted:
                 g *= w[i]
                 h *= w[i]
-            grad[i] = g
-            hess[i] = h
+            grad[i] = to_float32_bits(g, round_add, round_mask)
+            hess[i] = to_float32_bits(h, round_add, round_mask)
         return bad
 
     return kernel
@@ -532,9 +535,11 @@ def _softmax_output_stage(mode):
     class_mode = HESS_EXACT if floored else mode
 
     @njit(**_STAGE)
-    def stage(nb, t, ht, label, top, inv_s, top_rest, d1, d2, floor, w, class_major, start, grad, hess):
+    def stage(nb, t, ht, label, top, inv_s, top_rest, d1, d2, floor, w, class_major, start, round_add, round_mask,
+              grad, hess):
         """grad/hess (and w) are whole arrays; rows start..start+nb are written, grad/hess being
-        (n, K), or (K, n) when ``class_major`` (see stage 1)."""
+        (n, K), or (K, n) when ``class_major`` (see stage 1), every value stored through the
+        ROUNDING pair (round_add, round_mask)."""
         source_key  # noqa: B018 (part of the cache key, see above)
         k_count = t.shape[0]
         for k in range(k_count):
@@ -551,23 +556,23 @@ def _softmax_output_stage(mode):
             if w.shape[0] > 0:
                 for k in range(k_count):
                     for j in range(nb):
-                        grad[k, start + j] = w[start + j] * t[k, j]
-                        hess[k, start + j] = w[start + j] * ht[k, j]
+                        grad[k, start + j] = to_float32_bits(w[start + j] * t[k, j], round_add, round_mask)
+                        hess[k, start + j] = to_float32_bits(w[start + j] * ht[k, j], round_add, round_mask)
             else:
                 for k in range(k_count):
                     for j in range(nb):
-                        grad[k, start + j] = t[k, j]
-                        hess[k, start + j] = ht[k, j]
+                        grad[k, start + j] = to_float32_bits(t[k, j], round_add, round_mask)
+                        hess[k, start + j] = to_float32_bits(ht[k, j], round_add, round_mask)
         elif w.shape[0] > 0:
             for j in range(nb):
                 for k in range(k_count):
-                    grad[start + j, k] = w[start + j] * t[k, j]
-                    hess[start + j, k] = w[start + j] * ht[k, j]
+                    grad[start + j, k] = to_float32_bits(w[start + j] * t[k, j], round_add, round_mask)
+                    hess[start + j, k] = to_float32_bits(w[start + j] * ht[k, j], round_add, round_mask)
         else:
             for j in range(nb):
                 for k in range(k_count):
-                    grad[start + j, k] = t[k, j]
-                    hess[start + j, k] = ht[k, j]
+                    grad[start + j, k] = to_float32_bits(t[k, j], round_add, round_mask)
+                    hess[start + j, k] = to_float32_bits(ht[k, j], round_add, round_mask)
 
     return stage
 
@@ -585,7 +590,7 @@ _i8, _f8 = numba.types.int64, numba.types.float64
 _EXPS_ARGS = (_i8, _F8_2, _I4_1, _F8_1, _I4_1, _F8_1, _F8_1, _F8_1, _F8_1, _F8_1)
 _FOCAL_ARGS = (_i8, _F8_1, _f8, _i8, _f8, _F8_1, _F8_1, _F8_1)
 _OUTPUT_ARGS = (_i8, _F8_2, _F8_2, _I4_1, _I4_1, _F8_1, _F8_1, _F8_1, _F8_1, _F8_1, _F8_1,
-                numba.types.boolean, _i8, _F4_2, _F4_2)
+                numba.types.boolean, _i8, _i8, _i8, _F4_2, _F4_2)
 _call_exps = _native.caller("softmax stage 1", _EXPS_ARGS, _i8)
 _call_focal = _native.caller("softmax stage 3", _FOCAL_ARGS, numba.types.none)
 _call_output = _native.caller("softmax stage 4", _OUTPUT_ARGS, numba.types.none)
@@ -604,8 +609,9 @@ def _stage_addresses(mode):
 
 @functools.lru_cache(maxsize=None)
 def softmax_fast_kernel():
-    """kernel(z, y, w, lo, hi, z_major, gamma, kind, alpha, bohning, grad, hess, out_major,
-    *softmax_scratch(hi - lo, K), *_stage_addresses(mode)) for float32 grad/hess, rows lo..hi.
+    """kernel(z, y, w, lo, hi, z_major, gamma, kind, alpha, bohning, round_add, round_mask, grad, hess,
+    out_major, *softmax_scratch(hi - lo, K), *_stage_addresses(mode)) for float32 grad/hess, rows
+    lo..hi, every value stored through the ROUNDING pair (round_add, round_mask).
 
     All arrays are whole and C-contiguous: z float32 or float64 (n, K), or (K, n) when z_major
     (an F-ordered (n, K) margin passed as its transpose: LightGBM's margins), grad/hess float32
@@ -620,8 +626,8 @@ def softmax_fast_kernel():
     source_key = SOURCE_KEY
 
     @njit(**_SOFTMAX_KERNEL)
-    def kernel(z, y, w, lo, hi, z_major, gamma, kind, alpha, bohning, grad, hess, out_major, scratch, ints,
-               exps_stage, focal_stage, output_stage):
+    def kernel(z, y, w, lo, hi, z_major, gamma, kind, alpha, bohning, round_add, round_mask, grad, hess, out_major,
+               scratch, ints, exps_stage, focal_stage, output_stage):
         source_key  # noqa: B018 (part of the cache key, see above)
         k_count = z.shape[0] if z_major else z.shape[1]
         # Scratch from the caller (softmax_scratch): allocating here would compile np.empty's
@@ -658,7 +664,7 @@ def softmax_fast_kernel():
                 d2[j] = alpha[label[j]]  # gathered first: stage 3 stays a pure map
             _call_focal(focal_stage, nb, u, gamma, kind, bohning, d1, d2, floor)
             _call_output(output_stage, nb, t, ht, label, top, inv_s, top_rest, d1, d2, floor, w, out_major,
-                         start, grad, hess)
+                         start, round_add, round_mask, grad, hess)
         return bad
 
     return kernel
@@ -670,39 +676,87 @@ def softmax_scratch(n_rows, k):
     return np.empty((2 * k + 9, size)), np.empty((2, size), dtype=np.int32)
 
 
-def binary_grad_hess_f32(z, y, w, gamma, alpha_pos, alpha_neg, mode, grad, hess):
+# How the float32 kernels store each value: (round_add, round_mask) applied to its float32 bit
+# pattern (_fastmath.to_float32_bits). NO_ROUNDING stores float32(x); ROUND_21_BITS rounds the
+# magnitude to 21 significant bits (the estimators' frequency-weight rounding, done in the store
+# instead of a NumPy pass after the kernel: two ufunc calls a round, about 50 us each with cold
+# caches, measured 2026-12-07).
+NO_ROUNDING = (0, -1)
+ROUND_21_BITS = (4, 0xFFFFFFF8)
+
+
+def binary_f32_call(y, w, gamma, alpha_pos, alpha_neg, mode, grad, hess, rounding=NO_ROUNDING, serial=False):
+    """call(z) -> bad: binary_grad_hess_f32 with everything but the margins bound once.
+
+    For a training loop, which calls the kernel every round with the same labels, weights and
+    outputs: the per-call Python (kernel lookup, argument conversion, the thread split) is paid
+    here instead. ``serial``: always on the calling thread (the estimators' rule inside a
+    library's loop below TRAINING_SERIAL_BELOW); otherwise rows are split as run_split does.
+    """
+    kernel = binary_fast_kernel(mode, w.shape[0] > 0)
+    params = (float(gamma), pow_kind(gamma), float(alpha_pos), float(alpha_neg), *rounding)
+    n_rows = grad.shape[0]
+    if serial or n_rows < 2 * MIN_ROWS_PER_THREAD:
+
+        def call(z):
+            return kernel(z, y, w, *params, grad, hess)
+
+    else:
+
+        def call(z):
+            return run_split(kernel, n_rows, MIN_ROWS_PER_THREAD, _slicer((z, y, w), params, (grad, hess)))
+
+    return call
+
+
+def binary_grad_hess_f32(z, y, w, gamma, alpha_pos, alpha_neg, mode, grad, hess, rounding=NO_ROUNDING):
     """binary_grad_hess through the SIMD kernel: float32 grad/hess (z may be float64).
 
     Returns the number of rows with a non-finite margin or a label other than 0/1 (0: all valid).
     """
-    kernel = binary_fast_kernel(mode, w.shape[0] > 0)
-    args_for = _slicer((z, y, w), (float(gamma), pow_kind(gamma), float(alpha_pos), float(alpha_neg)), (grad, hess))
-    return run_split(kernel, z.shape[0], MIN_ROWS_PER_THREAD, args_for)
+    return binary_f32_call(y, w, gamma, alpha_pos, alpha_neg, mode, grad, hess, rounding)(z)
 
 
-def softmax_grad_hess_f32(z, y, w, gamma, alpha, mode, bohning, grad, hess):
-    """softmax_grad_hess through the SIMD kernel: float32 (n, K) grad/hess (z may be float64).
-
-    Returns the number of rows with a non-finite margin or a label not in 0..K-1 (0: all valid).
-    """
+def softmax_f32_call(y, w, gamma, alpha, mode, bohning, grad, hess, rounding=NO_ROUNDING, serial=False):
+    """call(z) -> bad: softmax_grad_hess_f32 with everything but the margins bound once (see
+    binary_f32_call); on one thread the block scratch is allocated here, once."""
     kernel = softmax_fast_kernel()
     alpha = np.ascontiguousarray(alpha, dtype=np.float64)
-    n, k = z.shape
-    z, z_major = _c_view(z)
+    n, k = grad.shape
     grad, out_major = _c_view(grad, output=True)
     hess, hess_major = _c_view(hess, output=True)
     if hess_major != out_major:
         raise ValueError("grad and hess must be in the same memory order (both C or both F)")
     w = np.ascontiguousarray(w, dtype=np.float64)  # stage 4's one signature (w * g in float64 either way)
-    front = (z, y, w)
-    back = (z_major, float(gamma), pow_kind(gamma), alpha, float(bohning), grad, hess, out_major)
+    back = (float(gamma), pow_kind(gamma), alpha, float(bohning), *rounding, grad, hess, out_major)
     stages = _stage_addresses(mode)
-
-    def args_for(lo, hi):  # scratch of its own for every call (calls run in parallel threads)
-        return (*front, lo, hi, *back, *softmax_scratch(hi - lo, k), *stages)
-
     min_rows = max(MIN_ROWS_PER_THREAD // k, SOFTMAX_BLOCK)
-    return run_split(kernel, n, min_rows, args_for)
+    if serial or n < 2 * min_rows:
+        scratch = softmax_scratch(n, k)
+
+        def call(z):
+            z, z_major = _c_view(z)
+            return kernel(z, y, w, 0, n, z_major, *back, *scratch, *stages)
+
+    else:
+
+        def call(z):
+            z, z_major = _c_view(z)
+
+            def args_for(lo, hi):  # scratch of its own for every call (calls run in parallel threads)
+                return (z, y, w, lo, hi, z_major, *back, *softmax_scratch(hi - lo, k), *stages)
+
+            return run_split(kernel, n, min_rows, args_for)
+
+    return call
+
+
+def softmax_grad_hess_f32(z, y, w, gamma, alpha, mode, bohning, grad, hess, rounding=NO_ROUNDING):
+    """softmax_grad_hess through the SIMD kernel: float32 (n, K) grad/hess (z may be float64).
+
+    Returns the number of rows with a non-finite margin or a label not in 0..K-1 (0: all valid).
+    """
+    return softmax_f32_call(y, w, gamma, alpha, mode, bohning, grad, hess, rounding)(z)
 
 
 def _c_view(a, output=False):

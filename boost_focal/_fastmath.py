@@ -111,6 +111,29 @@ fmin = _minmax_intrinsic("<", "min(a, b) for float64 a, b (see _minmax_intrinsic
 fmax = _minmax_intrinsic(">", "max(a, b) for float64 a, b (see _minmax_intrinsic).")
 
 
+@intrinsic
+def to_float32_bits(typingctx, x, add, mask):
+    """float32(x) (round to nearest), then its bit pattern b replaced by (b + add) & mask.
+
+    With (add, mask) = (0, -1) that is float32(x) itself; with (4, ~7) the magnitude is rounded to
+    21 significant bits, ties away from zero (the estimators' frequency-weight rounding, see
+    ``estimators._base.make_objective``; a carry into the exponent is the correct result). Integer
+    lane operations on the float32 bits, so a loop storing through it still vectorises, and one
+    compiled kernel serves both: the pair is a runtime argument, not a variant.
+    """
+    if x != types.float64 or not isinstance(add, types.Integer) or not isinstance(mask, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        i32 = ir.IntType(32)
+        f32 = ir.FloatType()
+        bits = builder.bitcast(builder.fptrunc(args[0], f32), i32)
+        bits = builder.and_(builder.add(bits, builder.trunc(args[1], i32)), builder.trunc(args[2], i32))
+        return builder.bitcast(bits, f32)
+
+    return types.float32(x, add, mask), codegen
+
+
 @njit(**JIT)
 def exp_vec(x):
     """e^x for float64 x, relative error < 1e-10 (x clamped to [-708, 700]).

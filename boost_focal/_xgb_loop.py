@@ -119,7 +119,7 @@ class RoundTrip:
         self._args = (ctypes.byref(self._shape), ctypes.byref(self._dims), ctypes.byref(self._preds))
         self._key = None
         self._view = None
-        self._interfaces = {}  # (address, shape, dtype) -> encoded array interface
+        self._interfaces = {}  # (address, shape, dtype) -> encoded array interface; id -> (array, shape, dtype, text)
 
     def margins(self):
         """The training margins of the current model: a view of XGBoost's buffer, valid until
@@ -150,13 +150,22 @@ class RoundTrip:
 
     def _interface(self, array):
         """_interface(array), remembered for the buffers an objective hands back round after
-        round (boost-focal's estimators reuse one): the text depends on address, shape, dtype."""
+        round (boost-focal's estimators reuse one): the text depends on address, shape, dtype.
+
+        The same array object again (kept here, so that its id cannot be reused by another)
+        with the same shape and dtype has the same address: an ndarray's buffer never moves.
+        Checked first, because reading the address (``array.ctypes``) is the slow part.
+        """
+        last = self._interfaces.get(id(array))
+        if last is not None and last[0] is array and last[1] == array.shape and last[2] == array.dtype:
+            return last[3]
         key = (array.ctypes.data, array.shape, array.dtype.str)
         text = self._interfaces.get(key)
         if text is None:
             if len(self._interfaces) > 8:
                 self._interfaces.clear()
             text = self._interfaces[key] = _interface(array)
+        self._interfaces[id(array)] = (array, array.shape, array.dtype, text)
         return text
 
 

@@ -29,6 +29,19 @@ _MODE_CODES = MODE_CODES  # (kept in boost_focal._scalar, below both kernel path
 FAST_FLOAT32 = True
 
 
+def _bohning_scale(k):
+    """The softmax kernels' Boehning constant (1 - 1/K) / 2 (docs/math.md, section 4)."""
+    return (1.0 - 1.0 / k) / 2.0
+
+
+def invalid_rows_error(bad, n_classes):
+    """The error for ``bad`` rows the float32 kernels flagged, once the caller's own checks (which
+    name the argument) found nothing more specific."""
+    return ValueError(
+        f"{bad} row(s) have a non-finite margin or a label that is not a class index 0..{n_classes - 1}"
+    )
+
+
 def _is_float32(margin):
     """True for a float32 NumPy margin (the SIMD kernels' input, validated inside the kernel)."""
     return isinstance(margin, np.ndarray) and margin.dtype == np.float32
@@ -225,25 +238,40 @@ class FocalLoss:
         else:
             grad, hess = out
             out = grad.dtype
-        mode = _MODE_CODES[self.hessian]
         fast = FAST_FLOAT32 and out == np.float32
-        if recheck is not None and not fast:
-            recheck()
-        if z.ndim == 1:
-            kernel = _cpu.binary_grad_hess_f32 if fast else _cpu.binary_grad_hess
-            bad = kernel(z, y, w, self.gamma, alpha[1], alpha[0], mode, grad, hess)
+        if fast:
+            bad = self._f32_call(y, w, alpha, grad, hess)(z)
         else:
-            k = z.shape[1]
-            kernel = _cpu.softmax_grad_hess_f32 if fast else _cpu.softmax_grad_hess
-            bad = kernel(z, y, w, self.gamma, alpha, mode, (1.0 - 1.0 / k) / 2.0, grad, hess)
+            if recheck is not None:
+                recheck()
+            mode = _MODE_CODES[self.hessian]
+            if z.ndim == 1:
+                bad = _cpu.binary_grad_hess(z, y, w, self.gamma, alpha[1], alpha[0], mode, grad, hess)
+            else:
+                k = z.shape[1]
+                bad = _cpu.softmax_grad_hess(z, y, w, self.gamma, alpha, mode, _bohning_scale(k), grad, hess)
         if bad:
             if recheck is not None:
                 recheck()  # raises, naming the argument and the problem
-            raise ValueError(
-                f"{bad} row(s) have a non-finite margin or a label that is not a class index "
-                f"0..{(2 if z.ndim == 1 else z.shape[1]) - 1}"
-            )
+            raise invalid_rows_error(bad, 2 if z.ndim == 1 else z.shape[1])
         return grad, hess
+
+    def _f32_call(self, y, w, alpha, grad, hess, round21=False, serial=False):
+        """call(z) -> number of invalid rows: the float32 SIMD kernel for margins shaped like
+        ``grad``, with the labels (float32), weights, class alphas and outputs bound once.
+
+        What ``_grad_hess_checked`` runs on float32 outputs, prepared for a training loop that
+        calls it every round with the same arrays (the estimators' objective): the per-call
+        Python is paid once. ``round21``: every stored value rounded to 21 significant bits
+        (``_cpu.ROUND_21_BITS``, the estimators' frequency-weight rounding); ``serial``: on the
+        calling thread whatever the thread setting.
+        """
+        mode = _MODE_CODES[self.hessian]
+        rounding = _cpu.ROUND_21_BITS if round21 else _cpu.NO_ROUNDING
+        if grad.ndim == 1:
+            return _cpu.binary_f32_call(y, w, self.gamma, alpha[1], alpha[0], mode, grad, hess, rounding, serial)
+        k = grad.shape[1]
+        return _cpu.softmax_f32_call(y, w, self.gamma, alpha, mode, _bohning_scale(k), grad, hess, rounding, serial)
 
     def init_score(self, y, sample_weight=None, n_classes=None):
         """The constant margin that minimises the mean (weighted) focal loss.
@@ -314,7 +342,7 @@ def constant_margin_terms(fl, z, weights, alpha, hessian=None):
     labels = np.arange(k, dtype=np.float32)  # the label dtype of _validation.check_labels
     weights = np.asarray(weights, dtype=np.float64)
     zz = np.full(2, float(z)) if k == 2 else np.broadcast_to(np.asarray(z, dtype=np.float64), (k, k)).copy()
-    bohning = (1.0 - 1.0 / k) / 2.0
+    bohning = _bohning_scale(k)
     try:
         if k == 2:
             return _interpreted.binary_rows(zz, labels, weights, fl.gamma, alpha[1], alpha[0], mode)

@@ -233,6 +233,30 @@ def test_any_label_type(cls, labels, multi):
     assert (pred == y).mean() > 0.5
 
 
+@pytest.mark.parametrize(
+    "y",
+    [np.array([0, 1, 1, 0] * 50), np.array([-3, 4, 4, -1], dtype=np.int8), np.array([-128, 127], dtype=np.int8),
+     np.array([True, False, True]), np.array([True, True]), np.array([7, 9, 7], dtype=np.uint16),
+     np.array([0.0, 1.0, 1.0], dtype=np.float32), np.array([-1.0, 3.0, -1.0]), np.array([2.0, 2.0]),
+     np.array([-0.0, 0.0, 1.0]), np.array([0.5, 1.0]), np.array([np.inf, 0.0]), np.array([1e300, 0.0]),
+     np.array([5, 10**9]), np.array([2**62, -(2**62)]), np.array([np.iinfo(np.uint64).max, 0], dtype=np.uint64)],
+)
+def test_label_encoding_by_counting_equals_np_unique(y):
+    """encode_labels counts small-range integer labels instead of sorting them (O(n)); its classes
+    and codes are np.unique's, dtype and all, and other labels take np.unique itself (None)."""
+    from boost_focal.estimators._base import _unique_small_integers
+
+    classes, codes = np.unique(y, return_inverse=True)
+    found = _unique_small_integers(y)
+    integral = y.dtype.kind in "iub" or (np.all(np.isfinite(y)) and np.all(y == np.round(y)) and not np.signbit(y).any())
+    if integral and int(y.max()) - int(y.min()) <= 1 << 16:
+        assert found is not None
+    if found is not None:
+        assert found[0].dtype == classes.dtype and np.array_equal(found[0], classes)
+        assert np.array_equal(np.signbit(found[0]), np.signbit(classes)) if y.dtype.kind == "f" else True
+        assert found[1].dtype.kind == "i" and np.array_equal(found[1], codes.ravel())
+
+
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
 def test_clear_errors(cls, binary):
     X, y = binary

@@ -46,7 +46,7 @@ def test_float32_margins_take_the_simd_kernels_and_float64_the_reference(monkeyp
     z, y = _binary_case(5000)
     fl = FocalLoss(2.5, alpha=0.3)
     calls = []
-    monkeypatch.setattr(_cpu, "binary_grad_hess_f32", _spy(_cpu.binary_grad_hess_f32, calls, "simd"))
+    monkeypatch.setattr(_cpu, "binary_f32_call", _spy(_cpu.binary_f32_call, calls, "simd"))
     monkeypatch.setattr(_cpu, "binary_grad_hess", _spy(_cpu.binary_grad_hess, calls, "reference"))
     g32, _ = fl.grad_hess(z, y)
     g64, _ = fl.grad_hess(z.astype(np.float64), y)
@@ -171,6 +171,39 @@ def test_softmax_kernel_reads_and_writes_either_memory_order_bit_for_bit():
                                    np.empty((n, k), np.float32, order="F"))
 
 
+@pytest.mark.parametrize("k", [2, 4])
+@pytest.mark.parametrize("margin_dtype", [np.float32, np.float64])
+def test_rounding_in_the_kernel_stores_equals_the_numpy_pass(k, margin_dtype):
+    """ROUND_21_BITS in the kernels' stores (what the estimators' objective asks for) gives the
+    bits of the NumPy rounding pass (estimators._base.round_to_21_bits) applied to the unrounded
+    output: binary and softmax, both margin layouts, every Hessian mode, margins up to +-60
+    (rounding carries into the exponent included: values near 2^e round up to it)."""
+    from boost_focal.estimators._base import round_to_21_bits
+
+    rng = np.random.default_rng(11)
+    n = 3000
+    y = (rng.integers(0, k, n)).astype(np.float32)
+    z = rng.normal(0, 8, (n, k) if k > 2 else n)
+    z.flat[:40] = np.linspace(-60, 60, 40)
+    z = z.astype(margin_dtype)
+    carried = 0
+    for hessian in ("bohning", "exact", "clip", "abs"):
+        fl = FocalLoss(2.5, alpha=0.3 if k == 2 else None, hessian=hessian)
+        alpha = fl.class_alpha(k)
+        for order in ("C", "F") if k > 2 else ("C",):
+            zz = np.asarray(z, order=order)
+            plain = [np.empty(z.shape, np.float32, order=order) for _ in range(2)]
+            rounded = [np.empty(z.shape, np.float32, order=order) for _ in range(2)]
+            assert fl._f32_call(y, np.empty(0), alpha, *plain)(zz) == 0
+            assert fl._f32_call(y, np.empty(0), alpha, *rounded, round21=True, serial=True)(zz) == 0
+            for a, b in zip(plain, rounded):
+                expected = round_to_21_bits(a.copy())
+                assert np.array_equal(expected.view(np.uint32), b.view(np.uint32))
+                carried += int(np.sum(np.frexp(expected)[1] != np.frexp(a)[1]))
+                assert not np.array_equal(a, b)  # the rounding did something
+    assert carried > 0
+
+
 def test_estimator_objective_answers_fortran_margins_in_place():
     """LightGBM's F-ordered multiclass margins: the estimators' objective reads them without a
     copy and returns F-ordered gradients (LightGBM's ravel(order="F") is then a view), equal bit
@@ -284,7 +317,7 @@ def test_binary_kernel_loop_is_vectorised():
     cached = _cpu.binary_fast_kernel(1, False)
     kernel = numba.njit(nogil=True, error_model="numpy", fastmath=FLAGS)(cached.py_func)  # not from cache
     z, y = _binary_case(64)
-    kernel(z, y, np.empty(0), 1.7, pow_kind(1.7), 0.25, 0.75, np.empty_like(z), np.empty_like(z))
+    kernel(z, y, np.empty(0), 1.7, pow_kind(1.7), 0.25, 0.75, *_cpu.NO_ROUNDING, np.empty_like(z), np.empty_like(z))
     asm = "\n".join(kernel.inspect_asm().values())
     packed = re.findall(r"\bv(?:fn?m(?:add|sub)\d{3}|mul|add|sub|div)pd\s+[^\n]*[yz]mm", asm)
     assert len(packed) > 40
@@ -407,7 +440,7 @@ def test_the_softmax_kernel_links_none_of_its_stages():
     n, k = 50, 3
     z, y = _softmax_case(n, k)
     grad, hess = np.empty((n, k), np.float32), np.empty((n, k), np.float32)
-    bad = fresh(z, y, np.empty(0), 0, n, False, 2.0, pow_kind(2.0), np.ones(k), 1.0, grad, hess, False,
+    bad = fresh(z, y, np.empty(0), 0, n, False, 2.0, pow_kind(2.0), np.ones(k), 1.0, *_cpu.NO_ROUNDING, grad, hess, False,
                 *_cpu.softmax_scratch(n, k), *_cpu._stage_addresses(HESS_BOHNING))
     expected = np.empty((n, k), np.float32), np.empty((n, k), np.float32)
     _cpu.softmax_grad_hess_f32(z, y, np.empty(0), 2.0, np.ones(k), HESS_BOHNING, 1.0, *expected)

@@ -13,17 +13,25 @@ from boost_focal.estimators._threads import kernel_threads, serial_blas
 
 @pytest.fixture
 def kernel_thread_counts(monkeypatch):
-    """The kernel thread count (_cpu.thread_count) at each FocalLoss._grad_hess_checked call."""
+    """The kernel thread count at each float32 kernel call: 1 for a call prepared serial
+    (FocalLoss._f32_call(serial=True), the estimators' objective below the training bound), else
+    _cpu.thread_count() when it runs (FocalLoss._grad_hess_checked and the adapters)."""
     from boost_focal import FocalLoss
 
     seen = []
-    real = FocalLoss._grad_hess_checked
+    real = FocalLoss._f32_call
 
     def spy(self, *args, **kwargs):
-        seen.append(_cpu.thread_count())
-        return real(self, *args, **kwargs)
+        call = real(self, *args, **kwargs)
+        serial = kwargs.get("serial", False)
 
-    monkeypatch.setattr(FocalLoss, "_grad_hess_checked", spy)
+        def counted(z):
+            seen.append(1 if serial else _cpu.thread_count())
+            return call(z)
+
+        return counted
+
+    monkeypatch.setattr(FocalLoss, "_f32_call", spy)
     return seen
 
 
