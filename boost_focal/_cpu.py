@@ -45,7 +45,7 @@ from ._fastmath import (
     pow_kind,
     safeguard_vec,
     softmax_other_vec,
-    to_float32_bits,
+    store32,
 )
 from ._scalar import (
     HESS_BOHNING,
@@ -363,13 +363,19 @@ _SOFTMAX_KERNEL = dict(_KERNEL, _nrt=False)
 _STAGE = dict(_SOFTMAX_KERNEL, no_cpython_wrapper=True)
 
 
+def binary_fast_kernel(mode, weighted, round21=False):
+    """The kernel variant for (Hessian mode, weighted, round21): see _binary_fast_kernel. One
+    object per variant however it is asked for (lru_cache keys on the arguments as written)."""
+    return _binary_fast_kernel(int(mode), bool(weighted), bool(round21))
+
+
 @functools.lru_cache(maxsize=None)
-def binary_fast_kernel(mode, weighted):
-    """kernel(z, y, w, gamma, kind, alpha_pos, alpha_neg, round_add, round_mask, grad, hess) for
-    float32 grad/hess.
+def _binary_fast_kernel(mode, weighted, round21):
+    """kernel(z, y, w, gamma, kind, alpha_pos, alpha_neg, grad, hess) for float32 grad/hess.
 
     z and w may be float32 or float64, y any real dtype; ``kind`` is pow_kind(gamma);
-    (round_add, round_mask) a ROUNDING pair applied to every stored value. One
+    ``round21``: every stored value rounded to 21 significant bits (the estimators' variant,
+    _fastmath.to_float32_round21). One
     compiled kernel per (Hessian mode, weighted) serves every gamma: the branch on kind is
     loop-invariant (LLVM makes a loop for e^(gamma log r) and one for r^n sqrt(r)^(kind % 2) as
     selects).
@@ -380,7 +386,7 @@ def binary_fast_kernel(mode, weighted):
     source_key = SOURCE_KEY
 
     @njit(**_KERNEL)
-    def kernel(z, y, w, gamma, kind, alpha_pos, alpha_neg, round_add, round_mask, grad, hess):
+    def kernel(z, y, w, gamma, kind, alpha_pos, alpha_neg, grad, hess):
         source_key  # noqa: B018 (part of the cache key, see above)
         # Validation (the caller raises the clear error when bad > 0): a margin that is NaN or
         # infinite, a label other than 0 or 1 (NaN included). A loop of its own: counted inside
@@ -401,8 +407,8 @@ def binary_fast_kernel(mode, weighted):
             if weighted:
                 g *= w[i]
                 h *= w[i]
-            grad[i] = to_float32_bits(g, round_add, round_mask)
-            hess[i] = to_float32_bits(h, round_add, round_mask)
+            grad[i] = store32(g, round21)
+            hess[i] = store32(h, round21)
         return bad
 
     return kernel
@@ -526,8 +532,9 @@ def _softmax_focal_stage():
 
 
 @functools.lru_cache(maxsize=None)
-def _softmax_output_stage(mode):
-    """Stage 4 for one Hessian mode: grad/hess of every class, back in (nb, K) order."""
+def _softmax_output_stage(mode, round21):
+    """Stage 4 for one Hessian mode: grad/hess of every class, back in (nb, K) order; with
+    ``round21`` every stored value rounded to 21 significant bits (_fastmath.to_float32_round21)."""
     source_key = SOURCE_KEY
     # the Boehning floor is on l''(u) (as in _scalar.softmax_row): every class then gets the chain
     # rule's exact Hessian of the floored curvature
@@ -535,11 +542,9 @@ def _softmax_output_stage(mode):
     class_mode = HESS_EXACT if floored else mode
 
     @njit(**_STAGE)
-    def stage(nb, t, ht, label, top, inv_s, top_rest, d1, d2, floor, w, class_major, start, round_add, round_mask,
-              grad, hess):
+    def stage(nb, t, ht, label, top, inv_s, top_rest, d1, d2, floor, w, class_major, start, grad, hess):
         """grad/hess (and w) are whole arrays; rows start..start+nb are written, grad/hess being
-        (n, K), or (K, n) when ``class_major`` (see stage 1), every value stored through the
-        ROUNDING pair (round_add, round_mask)."""
+        (n, K), or (K, n) when ``class_major`` (see stage 1)."""
         source_key  # noqa: B018 (part of the cache key, see above)
         k_count = t.shape[0]
         for k in range(k_count):
@@ -556,23 +561,23 @@ def _softmax_output_stage(mode):
             if w.shape[0] > 0:
                 for k in range(k_count):
                     for j in range(nb):
-                        grad[k, start + j] = to_float32_bits(w[start + j] * t[k, j], round_add, round_mask)
-                        hess[k, start + j] = to_float32_bits(w[start + j] * ht[k, j], round_add, round_mask)
+                        grad[k, start + j] = store32(w[start + j] * t[k, j], round21)
+                        hess[k, start + j] = store32(w[start + j] * ht[k, j], round21)
             else:
                 for k in range(k_count):
                     for j in range(nb):
-                        grad[k, start + j] = to_float32_bits(t[k, j], round_add, round_mask)
-                        hess[k, start + j] = to_float32_bits(ht[k, j], round_add, round_mask)
+                        grad[k, start + j] = store32(t[k, j], round21)
+                        hess[k, start + j] = store32(ht[k, j], round21)
         elif w.shape[0] > 0:
             for j in range(nb):
                 for k in range(k_count):
-                    grad[start + j, k] = to_float32_bits(w[start + j] * t[k, j], round_add, round_mask)
-                    hess[start + j, k] = to_float32_bits(w[start + j] * ht[k, j], round_add, round_mask)
+                    grad[start + j, k] = store32(w[start + j] * t[k, j], round21)
+                    hess[start + j, k] = store32(w[start + j] * ht[k, j], round21)
         else:
             for j in range(nb):
                 for k in range(k_count):
-                    grad[start + j, k] = to_float32_bits(t[k, j], round_add, round_mask)
-                    hess[start + j, k] = to_float32_bits(ht[k, j], round_add, round_mask)
+                    grad[start + j, k] = store32(t[k, j], round21)
+                    hess[start + j, k] = store32(ht[k, j], round21)
 
     return stage
 
@@ -590,28 +595,31 @@ _i8, _f8 = numba.types.int64, numba.types.float64
 _EXPS_ARGS = (_i8, _F8_2, _I4_1, _F8_1, _I4_1, _F8_1, _F8_1, _F8_1, _F8_1, _F8_1)
 _FOCAL_ARGS = (_i8, _F8_1, _f8, _i8, _f8, _F8_1, _F8_1, _F8_1)
 _OUTPUT_ARGS = (_i8, _F8_2, _F8_2, _I4_1, _I4_1, _F8_1, _F8_1, _F8_1, _F8_1, _F8_1, _F8_1,
-                numba.types.boolean, _i8, _i8, _i8, _F4_2, _F4_2)
+                numba.types.boolean, _i8, _F4_2, _F4_2)
 _call_exps = _native.caller("softmax stage 1", _EXPS_ARGS, _i8)
 _call_focal = _native.caller("softmax stage 3", _FOCAL_ARGS, numba.types.none)
 _call_output = _native.caller("softmax stage 4", _OUTPUT_ARGS, numba.types.none)
 
 
+def _stage_addresses(mode, round21=False):
+    """(stage 1, stage 3, stage 4 for ``mode`` and ``round21``) compiled (or loaded from the
+    cache) in this process, as the addresses the softmax kernel calls."""
+    return _stage_addresses_of(int(mode), bool(round21))
+
+
 @functools.lru_cache(maxsize=None)
-def _stage_addresses(mode):
-    """(stage 1, stage 3, stage 4 for ``mode``) compiled (or loaded from the cache) in this
-    process, as the addresses the softmax kernel calls."""
+def _stage_addresses_of(mode, round21):
     return (
         _native.address(_softmax_exps_stage(), _EXPS_ARGS),
         _native.address(_softmax_focal_stage(), _FOCAL_ARGS),
-        _native.address(_softmax_output_stage(mode), _OUTPUT_ARGS),
+        _native.address(_softmax_output_stage(mode, round21), _OUTPUT_ARGS),
     )
 
 
 @functools.lru_cache(maxsize=None)
 def softmax_fast_kernel():
-    """kernel(z, y, w, lo, hi, z_major, gamma, kind, alpha, bohning, round_add, round_mask, grad, hess,
-    out_major, *softmax_scratch(hi - lo, K), *_stage_addresses(mode)) for float32 grad/hess, rows
-    lo..hi, every value stored through the ROUNDING pair (round_add, round_mask).
+    """kernel(z, y, w, lo, hi, z_major, gamma, kind, alpha, bohning, grad, hess, out_major,
+    *softmax_scratch(hi - lo, K), *_stage_addresses(mode, round21)) for float32 grad/hess, rows lo..hi.
 
     All arrays are whole and C-contiguous: z float32 or float64 (n, K), or (K, n) when z_major
     (an F-ordered (n, K) margin passed as its transpose: LightGBM's margins), grad/hess float32
@@ -626,8 +634,8 @@ def softmax_fast_kernel():
     source_key = SOURCE_KEY
 
     @njit(**_SOFTMAX_KERNEL)
-    def kernel(z, y, w, lo, hi, z_major, gamma, kind, alpha, bohning, round_add, round_mask, grad, hess, out_major,
-               scratch, ints, exps_stage, focal_stage, output_stage):
+    def kernel(z, y, w, lo, hi, z_major, gamma, kind, alpha, bohning, grad, hess, out_major, scratch, ints,
+               exps_stage, focal_stage, output_stage):
         source_key  # noqa: B018 (part of the cache key, see above)
         k_count = z.shape[0] if z_major else z.shape[1]
         # Scratch from the caller (softmax_scratch): allocating here would compile np.empty's
@@ -664,7 +672,7 @@ def softmax_fast_kernel():
                 d2[j] = alpha[label[j]]  # gathered first: stage 3 stays a pure map
             _call_focal(focal_stage, nb, u, gamma, kind, bohning, d1, d2, floor)
             _call_output(output_stage, nb, t, ht, label, top, inv_s, top_rest, d1, d2, floor, w, out_major,
-                         start, round_add, round_mask, grad, hess)
+                         start, grad, hess)
         return bad
 
     return kernel
@@ -676,25 +684,20 @@ def softmax_scratch(n_rows, k):
     return np.empty((2 * k + 9, size)), np.empty((2, size), dtype=np.int32)
 
 
-# How the float32 kernels store each value: (round_add, round_mask) applied to its float32 bit
-# pattern (_fastmath.to_float32_bits). NO_ROUNDING stores float32(x); ROUND_21_BITS rounds the
-# magnitude to 21 significant bits (the estimators' frequency-weight rounding, done in the store
-# instead of a NumPy pass after the kernel: two ufunc calls a round, about 50 us each with cold
-# caches, measured 2026-12-07).
-NO_ROUNDING = (0, -1)
-ROUND_21_BITS = (4, 0xFFFFFFF8)
-
-
-def binary_f32_call(y, w, gamma, alpha_pos, alpha_neg, mode, grad, hess, rounding=NO_ROUNDING, serial=False):
+def binary_f32_call(y, w, gamma, alpha_pos, alpha_neg, mode, grad, hess, round21=False, serial=False):
     """call(z) -> bad: binary_grad_hess_f32 with everything but the margins bound once.
 
     For a training loop, which calls the kernel every round with the same labels, weights and
     outputs: the per-call Python (kernel lookup, argument conversion, the thread split) is paid
-    here instead. ``serial``: always on the calling thread (the estimators' rule inside a
-    library's loop below TRAINING_SERIAL_BELOW); otherwise rows are split as run_split does.
+    here instead; with caches cold, as a boosting round leaves them, those layers cost more than
+    the kernel on small inputs (measured 2026-12-07, docs/performance.md). ``round21``: the kernel
+    variant that rounds every stored value to 21 significant bits (the estimators' frequency-weight
+    rounding, in the stores instead of a NumPy pass after the kernel). ``serial``: always on the
+    calling thread (the estimators' rule inside a library's loop below TRAINING_SERIAL_BELOW);
+    otherwise rows are split as run_split does.
     """
-    kernel = binary_fast_kernel(mode, w.shape[0] > 0)
-    params = (float(gamma), pow_kind(gamma), float(alpha_pos), float(alpha_neg), *rounding)
+    kernel = binary_fast_kernel(mode, w.shape[0] > 0, bool(round21))
+    params = (float(gamma), pow_kind(gamma), float(alpha_pos), float(alpha_neg))
     n_rows = grad.shape[0]
     if serial or n_rows < 2 * MIN_ROWS_PER_THREAD:
 
@@ -709,15 +712,15 @@ def binary_f32_call(y, w, gamma, alpha_pos, alpha_neg, mode, grad, hess, roundin
     return call
 
 
-def binary_grad_hess_f32(z, y, w, gamma, alpha_pos, alpha_neg, mode, grad, hess, rounding=NO_ROUNDING):
+def binary_grad_hess_f32(z, y, w, gamma, alpha_pos, alpha_neg, mode, grad, hess):
     """binary_grad_hess through the SIMD kernel: float32 grad/hess (z may be float64).
 
     Returns the number of rows with a non-finite margin or a label other than 0/1 (0: all valid).
     """
-    return binary_f32_call(y, w, gamma, alpha_pos, alpha_neg, mode, grad, hess, rounding)(z)
+    return binary_f32_call(y, w, gamma, alpha_pos, alpha_neg, mode, grad, hess)(z)
 
 
-def softmax_f32_call(y, w, gamma, alpha, mode, bohning, grad, hess, rounding=NO_ROUNDING, serial=False):
+def softmax_f32_call(y, w, gamma, alpha, mode, bohning, grad, hess, round21=False, serial=False):
     """call(z) -> bad: softmax_grad_hess_f32 with everything but the margins bound once (see
     binary_f32_call); on one thread the block scratch is allocated here, once."""
     kernel = softmax_fast_kernel()
@@ -728,8 +731,8 @@ def softmax_f32_call(y, w, gamma, alpha, mode, bohning, grad, hess, rounding=NO_
     if hess_major != out_major:
         raise ValueError("grad and hess must be in the same memory order (both C or both F)")
     w = np.ascontiguousarray(w, dtype=np.float64)  # stage 4's one signature (w * g in float64 either way)
-    back = (float(gamma), pow_kind(gamma), alpha, float(bohning), *rounding, grad, hess, out_major)
-    stages = _stage_addresses(mode)
+    back = (float(gamma), pow_kind(gamma), alpha, float(bohning), grad, hess, out_major)
+    stages = _stage_addresses(mode, bool(round21))
     min_rows = max(MIN_ROWS_PER_THREAD // k, SOFTMAX_BLOCK)
     if serial or n < 2 * min_rows:
         scratch = softmax_scratch(n, k)
@@ -751,12 +754,12 @@ def softmax_f32_call(y, w, gamma, alpha, mode, bohning, grad, hess, rounding=NO_
     return call
 
 
-def softmax_grad_hess_f32(z, y, w, gamma, alpha, mode, bohning, grad, hess, rounding=NO_ROUNDING):
+def softmax_grad_hess_f32(z, y, w, gamma, alpha, mode, bohning, grad, hess):
     """softmax_grad_hess through the SIMD kernel: float32 (n, K) grad/hess (z may be float64).
 
     Returns the number of rows with a non-finite margin or a label not in 0..K-1 (0: all valid).
     """
-    return softmax_f32_call(y, w, gamma, alpha, mode, bohning, grad, hess, rounding)(z)
+    return softmax_f32_call(y, w, gamma, alpha, mode, bohning, grad, hess)(z)
 
 
 def _c_view(a, output=False):

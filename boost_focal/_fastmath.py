@@ -22,6 +22,8 @@ see ``docs/math.md``), term for term; only how exp and log1p are evaluated diffe
 import math
 import struct
 
+import numpy as np
+
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
@@ -112,26 +114,31 @@ fmax = _minmax_intrinsic(">", "max(a, b) for float64 a, b (see _minmax_intrinsic
 
 
 @intrinsic
-def to_float32_bits(typingctx, x, add, mask):
-    """float32(x) (round to nearest), then its bit pattern b replaced by (b + add) & mask.
-
-    With (add, mask) = (0, -1) that is float32(x) itself; with (4, ~7) the magnitude is rounded to
-    21 significant bits, ties away from zero (the estimators' frequency-weight rounding, see
-    ``estimators._base.make_objective``; a carry into the exponent is the correct result). Integer
-    lane operations on the float32 bits, so a loop storing through it still vectorises, and one
-    compiled kernel serves both: the pair is a runtime argument, not a variant.
+def to_float32_round21(typingctx, x):
+    """float32(x) (round to nearest), then rounded to 21 significant bits, ties away from zero:
+    the float32 bit pattern b becomes (b + 4) & ~7 (a carry into the exponent is the correct
+    result). The estimators' frequency-weight rounding (``estimators._base.round_to_21_bits``,
+    ``make_objective``), done in the kernels' stores: integer lane operations, so a loop storing
+    through it still vectorises.
     """
-    if x != types.float64 or not isinstance(add, types.Integer) or not isinstance(mask, types.Integer):
+    if x != types.float64:
         return None
 
     def codegen(context, builder, sig, args):
         i32 = ir.IntType(32)
         f32 = ir.FloatType()
         bits = builder.bitcast(builder.fptrunc(args[0], f32), i32)
-        bits = builder.and_(builder.add(bits, builder.trunc(args[1], i32)), builder.trunc(args[2], i32))
+        bits = builder.and_(builder.add(bits, ir.Constant(i32, 4)), ir.Constant(i32, 0xFFFFFFF8))
         return builder.bitcast(bits, f32)
 
-    return types.float32(x, add, mask), codegen
+    return types.float32(types.float64), codegen
+
+
+@njit(**JIT)
+def store32(x, round21):
+    """x as the float32 a kernel stores: float32(x), or to_float32_round21(x) when ``round21`` (a
+    compile-time constant of the kernel variant, so the other branch is folded away)."""
+    return to_float32_round21(x) if round21 else np.float32(x)
 
 
 @njit(**JIT)

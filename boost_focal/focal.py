@@ -262,16 +262,15 @@ class FocalLoss:
 
         What ``_grad_hess_checked`` runs on float32 outputs, prepared for a training loop that
         calls it every round with the same arrays (the estimators' objective): the per-call
-        Python is paid once. ``round21``: every stored value rounded to 21 significant bits
-        (``_cpu.ROUND_21_BITS``, the estimators' frequency-weight rounding); ``serial``: on the
+        Python is paid once. ``round21``: every stored value rounded to 21 significant bits (the
+        estimators' frequency-weight rounding, a kernel variant of its own); ``serial``: on the
         calling thread whatever the thread setting.
         """
         mode = _MODE_CODES[self.hessian]
-        rounding = _cpu.ROUND_21_BITS if round21 else _cpu.NO_ROUNDING
         if grad.ndim == 1:
-            return _cpu.binary_f32_call(y, w, self.gamma, alpha[1], alpha[0], mode, grad, hess, rounding, serial)
+            return _cpu.binary_f32_call(y, w, self.gamma, alpha[1], alpha[0], mode, grad, hess, round21, serial)
         k = grad.shape[1]
-        return _cpu.softmax_f32_call(y, w, self.gamma, alpha, mode, _bohning_scale(k), grad, hess, rounding, serial)
+        return _cpu.softmax_f32_call(y, w, self.gamma, alpha, mode, _bohning_scale(k), grad, hess, round21, serial)
 
     def init_score(self, y, sample_weight=None, n_classes=None):
         """The constant margin that minimises the mean (weighted) focal loss.

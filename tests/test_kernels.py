@@ -174,7 +174,7 @@ def test_softmax_kernel_reads_and_writes_either_memory_order_bit_for_bit():
 @pytest.mark.parametrize("k", [2, 4])
 @pytest.mark.parametrize("margin_dtype", [np.float32, np.float64])
 def test_rounding_in_the_kernel_stores_equals_the_numpy_pass(k, margin_dtype):
-    """ROUND_21_BITS in the kernels' stores (what the estimators' objective asks for) gives the
+    """The kernels' round21 variants (what the estimators' objective asks for) give the
     bits of the NumPy rounding pass (estimators._base.round_to_21_bits) applied to the unrounded
     output: binary and softmax, both margin layouts, every Hessian mode, margins up to +-60
     (rounding carries into the exponent included: values near 2^e round up to it)."""
@@ -317,7 +317,7 @@ def test_binary_kernel_loop_is_vectorised():
     cached = _cpu.binary_fast_kernel(1, False)
     kernel = numba.njit(nogil=True, error_model="numpy", fastmath=FLAGS)(cached.py_func)  # not from cache
     z, y = _binary_case(64)
-    kernel(z, y, np.empty(0), 1.7, pow_kind(1.7), 0.25, 0.75, *_cpu.NO_ROUNDING, np.empty_like(z), np.empty_like(z))
+    kernel(z, y, np.empty(0), 1.7, pow_kind(1.7), 0.25, 0.75, np.empty_like(z), np.empty_like(z))
     asm = "\n".join(kernel.inspect_asm().values())
     packed = re.findall(r"\bv(?:fn?m(?:add|sub)\d{3}|mul|add|sub|div)pd\s+[^\n]*[yz]mm", asm)
     assert len(packed) > 40
@@ -440,7 +440,7 @@ def test_the_softmax_kernel_links_none_of_its_stages():
     n, k = 50, 3
     z, y = _softmax_case(n, k)
     grad, hess = np.empty((n, k), np.float32), np.empty((n, k), np.float32)
-    bad = fresh(z, y, np.empty(0), 0, n, False, 2.0, pow_kind(2.0), np.ones(k), 1.0, *_cpu.NO_ROUNDING, grad, hess, False,
+    bad = fresh(z, y, np.empty(0), 0, n, False, 2.0, pow_kind(2.0), np.ones(k), 1.0, grad, hess, False,
                 *_cpu.softmax_scratch(n, k), *_cpu._stage_addresses(HESS_BOHNING))
     expected = np.empty((n, k), np.float32), np.empty((n, k), np.float32)
     _cpu.softmax_grad_hess_f32(z, y, np.empty(0), 2.0, np.ones(k), HESS_BOHNING, 1.0, *expected)

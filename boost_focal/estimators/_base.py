@@ -245,7 +245,7 @@ def round_to_21_bits(a):
     A 21-bit value times any integer weight 0..8 needs at most 24 bits, so it is exact in
     float32: see :func:`make_objective`. Adding 4 to the bit pattern and clearing the low 3
     mantissa bits rounds the magnitude; a carry into the exponent is the correct result.
-    The float32 kernels do the same in their stores (``_cpu.ROUND_21_BITS``, tested equal bit for
+    The float32 kernels' round21 variants do the same in their stores (tested equal bit for
     bit); this pass serves the reference kernels (``focal.FAST_FLOAT32`` off).
     """
     bits = a.view(np.uint32)
