@@ -9,8 +9,9 @@ cost out of the first fits. Several processes may compile at the same time: Numb
 cache file under a temporary name and renames it into place.
 
 It calls the public entry points on a few rows, in every dtype combination the adapters and
-estimators use: float32 and float64 margins, float32 gradients (XGBoost, LightGBM, the
-estimators) and float64 ones, unweighted and weighted, plus the loss and the starting score (and
+estimators use: float32 and float64 margins, float32 gradients (XGBoost, LightGBM; the
+estimators' own variant, which rounds them to 21 bits in the kernel) and float64 ones,
+unweighted and weighted, plus the loss and the starting score (and
 the posterior, which is NumPy and compiles nothing: boost_focal/_posterior.py).
 """
 
@@ -42,9 +43,11 @@ def warm_one(gamma, hessian, task):
         z, y = _rows(task, dtype)
         w = np.linspace(0.5, 2.0, z.shape[0])
         for weights in (np.empty(0), w):
-            loss._grad_hess_checked(z, y, weights, alpha, dtype=np.float32)  # adapters, estimators
+            loss._grad_hess_checked(z, y, weights, alpha, dtype=np.float32)  # adapters
             loss._grad_hess_checked(z, y, weights, alpha)  # the margin's dtype
             loss._loss_checked(z, y, weights, alpha)  # the focal metric
+        grad, hess = np.empty(z.shape, np.float32), np.empty(z.shape, np.float32)
+        loss._f32_call(y, np.empty(0), alpha, grad, hess, round21=True, serial=True)(z)  # the estimators' variant
         loss.posterior(z)  # predict_proba (NumPy: compiles nothing, kept as a smoke call)
     y = _rows(task, np.float32)[1]
     loss.init_score(y.astype(np.int64), None, k)
