@@ -334,8 +334,9 @@ def labels_in_range(y, top):
 # boost_focal._fastmath: float64 arithmetic with vectorisable exp/log1p, about half a float32 ulp
 # from the float64 reference for any gamma.
 #
-# Specialisation: the binary kernel is compiled per (Hessian mode, weighted), the softmax kernel
-# once (its output stage per Hessian mode, called by address); the r^gamma method (pow_kind) is
+# Specialisation: the binary kernel is compiled per (Hessian mode, weighted, round21), the softmax
+# kernel once (its output stage per (Hessian mode, round21), called by address; round21 is the
+# estimators' variant, which rounds the stored values to 21 bits); the r^gamma method (pow_kind) is
 # a runtime argument of both, a loop-invariant branch that LLVM unswitches into one SIMD loop per
 # method (see binary_fast_kernel, _softmax_focal_stage), so one compiled kernel serves every gamma.
 # (Written as one loop since
@@ -376,7 +377,7 @@ def _binary_fast_kernel(mode, weighted, round21):
     z and w may be float32 or float64, y any real dtype; ``kind`` is pow_kind(gamma);
     ``round21``: every stored value rounded to 21 significant bits (the estimators' variant,
     _fastmath.to_float32_round21). One
-    compiled kernel per (Hessian mode, weighted) serves every gamma: the branch on kind is
+    compiled kernel per (Hessian mode, weighted, round21) serves every gamma: the branch on kind is
     loop-invariant (LLVM makes a loop for e^(gamma log r) and one for r^n sqrt(r)^(kind % 2) as
     selects).
     ``weighted`` is a variant of its own (w is ignored without it): a weight load under a
