@@ -697,7 +697,7 @@ def binary_f32_call(y, w, gamma, alpha_pos, alpha_neg, mode, grad, hess, round21
     calling thread (the estimators' rule inside a library's loop below TRAINING_SERIAL_BELOW);
     otherwise rows are split as run_split does.
     """
-    kernel = binary_fast_kernel(mode, w.shape[0] > 0, bool(round21))
+    kernel = binary_fast_kernel(mode, w.shape[0] > 0, round21)
     params = (float(gamma), pow_kind(gamma), float(alpha_pos), float(alpha_neg))
     n_rows = grad.shape[0]
     if serial or n_rows < 2 * MIN_ROWS_PER_THREAD:
@@ -733,7 +733,7 @@ def softmax_f32_call(y, w, gamma, alpha, mode, bohning, grad, hess, round21=Fals
         raise ValueError("grad and hess must be in the same memory order (both C or both F)")
     w = np.ascontiguousarray(w, dtype=np.float64)  # stage 4's one signature (w * g in float64 either way)
     back = (float(gamma), pow_kind(gamma), alpha, float(bohning), grad, hess, out_major)
-    stages = _stage_addresses(mode, bool(round21))
+    stages = _stage_addresses(mode, round21)
     min_rows = max(MIN_ROWS_PER_THREAD // k, SOFTMAX_BLOCK)
     if serial or n < 2 * min_rows:
         scratch = softmax_scratch(n, k)

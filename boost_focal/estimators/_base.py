@@ -278,7 +278,8 @@ def make_objective(loss, y, w, alpha, n_jobs=None):
     (``FocalLoss._f32_call``: every argument but the margins bound, the 21-bit rounding done in
     the kernel's stores), and weights are applied in one pass after it. With cold caches (what a
     round of the library leaves behind) the Python around the kernel cost more than the kernel
-    on small data: 131 us a call at 100 rows before, against 1-10 us warm (measured 2026-12-07).
+    on small data: 50-98 us a call at 100 rows before, 15-24 us now (measured 2026-12-07,
+    docs/performance.md).
     The returned arrays are overwritten by the next call.
     """
     labels = np.ascontiguousarray(y, dtype=np.float32)  # integers < 2^24: exact
@@ -288,14 +289,23 @@ def make_objective(loss, y, w, alpha, n_jobs=None):
     def prepare(shape, class_major):
         both = np.empty((2,) + (shape[::-1] if class_major else shape), dtype=np.float32)
         out = (both[0].T, both[1].T) if class_major else (both[0], both[1])
-        call = None
-        if focal.FAST_FLOAT32:
-            # the kernel with labels, outputs and the 21-bit rounding (in its stores) bound once:
-            # every round is then one compiled call. Inside a library's loop the kernel runs on one
-            # thread below TRAINING_SERIAL_BELOW entries (the library's OpenMP workers spin meanwhile).
-            serial = math.prod(shape) < TRAINING_SERIAL_BELOW
-            call = loss._f32_call(labels, _UNWEIGHTED, alpha, *out, round21=True, serial=serial)
-        return both, out, call
+        if not focal.FAST_FLOAT32:
+            return both, out, None
+        # the kernel with labels, outputs and the 21-bit rounding (in its stores) bound once: every
+        # round is then one compiled call. Inside a library's loop the kernel runs on one thread
+        # below TRAINING_SERIAL_BELOW entries (the library's OpenMP workers spin meanwhile), on
+        # n_jobs threads above it.
+        size = math.prod(shape)
+        serial = size < TRAINING_SERIAL_BELOW
+        kernel = loss._f32_call(labels, _UNWEIGHTED, alpha, *out, round21=True, serial=serial)
+        if serial:
+            return both, out, kernel
+
+        def threaded(margin):
+            with kernel_threads(n_jobs, size, serial_below=TRAINING_SERIAL_BELOW):
+                return kernel(margin)
+
+        return both, out, threaded
 
     def objective(margin):
         # LightGBM's multiclass margins are an F-ordered (n, K) view: read as they are, and the
@@ -319,11 +329,7 @@ def make_objective(loss, y, w, alpha, n_jobs=None):
                 loss._grad_hess_checked(margin, labels, _UNWEIGHTED, alpha, out=out, recheck=recheck)
             round_to_21_bits(both)
         else:
-            if margin.size < TRAINING_SERIAL_BELOW:  # a serial call: no thread count to set
-                bad = call(margin)
-            else:
-                with kernel_threads(n_jobs, margin.size, serial_below=TRAINING_SERIAL_BELOW):
-                    bad = call(margin)
+            bad = call(margin)
             if bad:  # labels were validated in fit: a non-finite margin
                 _check_training_margin(margin)
                 raise focal.invalid_rows_error(bad, max(n_classes, 2))
