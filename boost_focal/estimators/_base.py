@@ -278,7 +278,7 @@ def make_objective(loss, y, w, alpha, n_jobs=None):
     (``FocalLoss._f32_call``: every argument but the margins bound, the 21-bit rounding done in
     the kernel's stores), and weights are applied in one pass after it. With cold caches (what a
     round of the library leaves behind) the Python around the kernel cost more than the kernel
-    on small data: 50-98 us a call at 100 rows before, 15-24 us now (measured 2026-12-07,
+    on small data: 50-98 us a call at 100 rows before, 15-45 us now (measured 2026-12-07,
     docs/performance.md).
     The returned arrays are overwritten by the next call.
     """
