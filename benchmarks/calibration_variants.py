@@ -21,6 +21,15 @@ early-stopped tables" of ``docs/calibration_choice.md``), ``--calibration`` sett
     python benchmarks/calibration_variants.py run small_scale025 --params loss_scale=0.25 --regimes stopped --max-rows 1000
     python benchmarks/calibration_variants.py run small_scale05_stopll --params loss_scale=0.5,eval_metric=logloss --regimes stopped --max-rows 1000
 
+and the centre of the eval-set fit under early stopping (2026-12-07, section "The eval-set fit's
+centre under early stopping"; ``--centre-factor 0`` is the centre before, T = 1; the shipped centre,
+factor 1, is the default's rows since)::
+
+    python benchmarks/calibration_variants.py run stopped_centre_one --centre-factor 0 --regimes stopped --jobs 2
+    python benchmarks/calibration_variants.py run s_centre_mult0.5 --centre-factor 0.5 --regimes stopped --max-rows 1000
+    python benchmarks/calibration_variants.py run s_centre_mult1.5 --centre-factor 1.5 --regimes stopped --max-rows 1000
+    python benchmarks/calibration_variants.py run s_budget_stopll --params eval_metric=logloss --regimes stopped --max-rows 1000
+
 and on the four multiclass tables, early-stopped, stopping on the posterior's log loss instead of
 the focal loss (2026-12-07, after the softmax floor change; not kept)::
 
@@ -77,12 +86,27 @@ def set_calibration_constants(constants):
         setattr(_calibration, key, float(value))
 
 
-def run_table(name, tag, params, regimes, folds=5, constants=None):
+def set_centre_factor(factor):
+    """Centre the eval-set fit of (T, b) on 1 + factor (T_B - 1) for this process, T_B being the
+    no-eval-set temperature of the kept trees' budget (the shipped centre is factor 1; factor 0 is
+    the centre before 2026-12-07, T = 1, for early-stopped models). None: the shipped centre."""
+    if factor is None:
+        return
+    from boost_focal.estimators import _base, _calibration
+
+    def centre(gamma, budget=None, slope=None):
+        return 1.0 + float(factor) * (_calibration.temperature_centre(gamma, budget, slope) - 1.0)
+
+    _base.temperature_centre = centre
+
+
+def run_table(name, tag, params, regimes, folds=5, constants=None, centre_factor=None):
     """Rows of the variant on one table: the folds and eval rows of default_calibration.run_dataset."""
     warnings.filterwarnings("ignore")
     import numba
 
     set_calibration_constants(constants or {})
+    set_centre_factor(centre_factor)
     numba.set_num_threads(1)
     X, y, _ = dc.load_table(name)
     rows = []
@@ -97,12 +121,13 @@ def run_table(name, tag, params, regimes, folds=5, constants=None):
     return rows
 
 
-def _cached(name, tag, params, regimes, constants=None):
+def _cached(name, tag, params, regimes, constants=None, centre_factor=None):
     path = OUT / tag / f"{name.replace('/', '__')}.json"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
-        path.write_text(json.dumps(run_table(name, tag, params, regimes, constants=constants)))
+        path.write_text(json.dumps(run_table(name, tag, params, regimes, constants=constants,
+                                             centre_factor=centre_factor)))
         print(f"{name}: {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
     return name
 
@@ -118,15 +143,16 @@ def run(args):
                  if json.loads((dc.CACHE / f"{n.replace('/', '__')}.f5.json").read_text())["info"]["rows"] < args.max_rows]
     (OUT / args.tag).mkdir(parents=True, exist_ok=True)
     (OUT / args.tag / "params.json").write_text(
-        json.dumps({"params": params, "calibration": constants, "regimes": regimes})
+        json.dumps({"params": params, "calibration": constants, "regimes": regimes, "centre_factor": args.centre_factor})
     )
     n = len(names)
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs) as pool:
-            list(pool.map(_cached, names, [args.tag] * n, [params] * n, [regimes] * n, [constants] * n))
+            list(pool.map(_cached, names, [args.tag] * n, [params] * n, [regimes] * n, [constants] * n,
+                          [args.centre_factor] * n))
     else:
         for name in names:
-            _cached(name, args.tag, params, regimes, constants)
+            _cached(name, args.tag, params, regimes, constants, args.centre_factor)
 
 
 def _mean(rows, model, output, engine, regime, key):
@@ -181,6 +207,8 @@ def main(argv=None):
     p.add_argument("tag")
     p.add_argument("--params", default="", help="k=v,... focal estimator parameters")
     p.add_argument("--calibration", default="", help="K=v,... constants of boost_focal.estimators._calibration")
+    p.add_argument("--centre-factor", type=float, default=None,
+                   help="centre the eval-set fit on 1 + F (T_B - 1) (shipped: 1; 0: T = 1, the centre before 2026-12-07)")
     p.add_argument("--regimes", default="stopped,unstopped")
     p.add_argument("--max-rows", type=int, default=None, help="only tables with fewer rows")
     p.add_argument("--jobs", type=int, default=1)

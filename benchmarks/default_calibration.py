@@ -187,14 +187,16 @@ def _rounds(model):
 
 def cached_run(name, folds, rerun=None, refit=None):
     """The cached result of a table; ``rerun``: recompute that regime's rows and replace them;
-    ``refit``: recompute these models' rows (both regimes) and replace them."""
+    ``refit``: recompute these models' rows (both regimes, or only the ``rerun`` regime's when
+    both are given) and replace them."""
     path = CACHE / f"{name.replace('/', '__')}.f{folds}.json"
     if path.exists() and rerun is None and refit is None:
         return json.loads(path.read_text())
     if path.exists() and refit is not None:
         old = json.loads(path.read_text())
-        new = run_dataset(name, folds, models=refit)
-        new["rows"] = [r for r in old["rows"] if r["model"] not in refit] + new["rows"]
+        regimes = tuple(ROUNDS) if rerun is None else (rerun,)
+        new = run_dataset(name, folds, regimes, models=refit)
+        new["rows"] = [r for r in old["rows"] if r["model"] not in refit or r["regime"] not in regimes] + new["rows"]
         new["info"]["seconds"] += old["info"]["seconds"]
         result = new
     elif path.exists():
@@ -321,7 +323,11 @@ def render(results, cmp, args, elapsed):
         "the library's logloss Hessian at the class prior ([math.md](math.md), section 7). The libraries' "
         "Hessian thresholds and L2 penalty then mean what they mean for their own classifiers.",
         "* `probability=\"calibrated\"`: the posterior of z / T + b. With an `eval_set`, T in [1, gamma + 1] is "
-        "fitted on the eval set's log loss after training (jointly with a shift, under a weak prior); without one, "
+        "fitted on the eval set's log loss after training (jointly with a shift, under a weak prior centred on "
+        "the no-eval-set T of the kept trees' budget, early-stopped or not; since 2026-12-07, before which an "
+        "early-stopped model's fit was centred on T = 1: the stopped rows \"default\", \"balanced\" and "
+        "\"alpha=0.9\" below were refitted with it; [calibration_choice.md](calibration_choice.md), \"The "
+        "eval-set fit's centre under early stopping\"); without one, "
         "T = 1 + s min(gamma, 2) min(1, B / 10) with B = learning rate x trees and s = 1/8, 3/32 for XGBoost "
         "binary (at gamma 2 and B >= 10: 1.25, XGBoost binary 1.1875; since 2026-12-06, the unstopped rows "
         "were refitted with it; [calibration_choice.md](calibration_choice.md), \"The no-eval-set temperature "
@@ -380,7 +386,8 @@ def main(argv=None):
                         help="recompute this regime's rows of the cached tables (after a change that affects only it)")
     parser.add_argument("--refit", default=None,
                         help="comma-separated model names (e.g. focal,balanced,alpha=0.9): recompute their rows "
-                             "of the cached tables, keep the others (after a change that affects only them)")
+                             "of the cached tables, keep the others (after a change that affects only them); "
+                             "with --rerun, only that regime's rows of these models")
     args = parser.parse_args(argv)
     refit = None
     if args.refit:

@@ -87,14 +87,11 @@ def _train_b(r, post, T):
 
 
 def option(name, r, post):
-    from boost_focal.estimators._calibration import temperature_centre
-
-    stopped = r["regime"] == "stopped"
-    has_eval = r["ze"] is not None
+    has_eval = r["ze"] is not None  # only the early-stopped folds have an eval set here
     if name == "posterior":
         return 1.0, 0.0
-    if name == "eval_fit":
-        return _eval_fit(r, post, temperature_centre(r["gamma"], stopped)) if has_eval else (r["T"], 0.0)
+    if name == "eval_fit":  # centred on T = 1, the centre under early stopping when this was measured
+        return _eval_fit(r, post, 1.0) if has_eval else (r["T"], 0.0)
     if name == "train_shift":
         return r["T"], _train_b(r, post, r["T"])
     if name == "t1_train_shift":

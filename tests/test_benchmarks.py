@@ -328,15 +328,23 @@ def test_default_calibration_refit_replaces_only_the_named_models(tmp_path, monk
     seen = {}
 
     def fake_run(name, folds, regimes=None, models=None):
-        seen["models"] = models
+        seen["models"], seen["regimes"] = models, regimes
         return {"info": dict(old["info"], seconds=2.0), "rows": [dict(model="focal", regime="stopped", v=2)]}
 
     monkeypatch.setattr(dc, "run_dataset", fake_run)
     out = dc.cached_run("t", 5, refit=("focal",))
-    assert seen["models"] == ("focal",)
+    assert seen["models"] == ("focal",) and seen["regimes"] == tuple(dc.ROUNDS)
     assert sorted((r["model"], r["v"]) for r in out["rows"]) == [("before", 1), ("focal", 2), ("logloss", 1)]
     assert out["info"]["seconds"] == 7.0
     assert json.loads((tmp_path / "t.f5.json").read_text()) == out
+
+    # with rerun: only that regime's rows of the named models are replaced
+    old["rows"] += [dict(model="focal", regime="unstopped", v=1)]
+    (tmp_path / "t.f5.json").write_text(json.dumps(old))
+    out = dc.cached_run("t", 5, rerun="stopped", refit=("focal",))
+    assert seen["models"] == ("focal",) and seen["regimes"] == ("stopped",)
+    assert sorted((r["model"], r["regime"], r["v"]) for r in out["rows"]) == [
+        ("before", "unstopped", 1), ("focal", "stopped", 2), ("focal", "unstopped", 1), ("logloss", "stopped", 1)]
 
 
 def test_temperature_budget_grid_scores_what_fit_would_predict(monkeypatch):
@@ -474,3 +482,20 @@ def test_numpy_reference_computes_what_the_kernels_compute(k):
     g64, h64 = FocalLoss(2.0, 0.25).grad_hess(zb.astype(np.float64), yb)
     np.testing.assert_allclose(g, g64, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(h, h64, rtol=1e-4, atol=1e-6)
+
+
+def test_calibration_variants_centre_factor_scales_the_eval_set_centre(monkeypatch):
+    """--centre-factor F centres the eval-set fit on 1 + F (T_B - 1): 0 is T = 1 (the rule before
+    2026-12-07), 1 the shipped centre."""
+    from benchmarks import calibration_variants as cv
+    from boost_focal.estimators import _base, _calibration
+
+    monkeypatch.setattr(_base, "temperature_centre", _base.temperature_centre)  # restored after the test
+    shipped = _calibration.temperature_centre(2.0, 5.0, 0.125)
+    assert shipped == 1.125
+    cv.set_centre_factor(None)
+    assert _base.temperature_centre(2.0, 5.0, 0.125) == shipped
+    cv.set_centre_factor(0.0)
+    assert _base.temperature_centre(2.0, 5.0, 0.125) == 1.0
+    cv.set_centre_factor(0.5)
+    assert _base.temperature_centre(2.0, 5.0, 0.125) == 1.0625

@@ -22,6 +22,7 @@ from boost_focal.estimators._calibration import (
     PRIOR_SD_LOG_T,
     PRIOR_SD_SHIFT,
     default_temperature,
+    fit_temperature,
     posterior_sums,
     solve_shift,
     solve_shifts,
@@ -306,7 +307,13 @@ def test_temperature_is_fitted_on_the_eval_set(cls, binary, stopped):
     model = cls(**params).fit(X[tr], y[tr], eval_set=[(X[va], y[va])])
     T, b = model.temperature_, model.margin_shift_
     assert 1.0 <= T <= 3.0 and -3.0 <= b <= 3.0
-    centre = 1.0 if stopped else full_temperature(cls)  # budget 150 x 0.3: the full temperature
+    # the fit's centre: the no-eval-set temperature of the kept trees' budget (learning rate x
+    # trees, ramped to the full temperature at 10), early-stopped or not (docs/math.md 7.2)
+    budget = 0.3 * model.n_estimators_
+    assert model.boosting_budget_ == pytest.approx(budget)
+    centre = 1.0 + (full_temperature(cls) - 1.0) * min(1.0, budget / 10.0)
+    if stopped:
+        assert model.n_estimators_ < 150 and centre > 1.0
     z = model.decision_function(X[va])
 
     def objective(t, s):  # independent: total log loss + the documented Gaussian prior
@@ -323,6 +330,9 @@ def test_temperature_is_fitted_on_the_eval_set(cls, binary, stopped):
     fitted = best(T)
     for t in [centre, 1.0, min(T * 1.1, 3.0), max(T / 1.1, 1.0)]:
         assert fitted <= best(t) + 1e-6
+    log_t = optimize.minimize_scalar(lambda v: best(np.exp(v)), bounds=(0.0, np.log(3.0)), method="bounded",
+                                     options={"xatol": 1e-7}).x
+    assert abs(np.log(T) - log_t) < 1e-3 or fitted <= best(np.exp(log_t)) + 1e-9
     # b is then set on the training rows: their mean probability is their class frequency
     z_train = model.decision_function(X[tr])
     assert abs(model.loss_.posterior(z_train / T + b).mean() - y[tr].mean()) < 2e-8
@@ -333,6 +343,34 @@ def test_temperature_is_fitted_on_the_eval_set(cls, binary, stopped):
     np.testing.assert_allclose(again.temperature_, T, rtol=1e-6, atol=1e-6)
     assert again.margin_shift_ != b
     assert objective(again.temperature_, again.margin_shift_) <= best(T) + 1e-6
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
+@pytest.mark.parametrize("stopped", [False, True], ids=["all-rounds", "early-stopped"])
+def test_eval_set_fit_is_centred_on_the_kept_trees_budget(cls, binary, stopped, monkeypatch):
+    """The eval-set fit shrinks T towards the no-eval-set temperature of the trees kept (learning
+    rate x trees, ramped to the full temperature at 10), early-stopped or not; calibrate() too.
+    (Until 2026-12-07 an early-stopped model's fit was centred on T = 1.)"""
+    from boost_focal.estimators import _base
+
+    centres = []
+
+    def spy(posterior, margin, y, w, gamma, centre=1.0, shift=None):
+        centres.append(centre)
+        return fit_temperature(posterior, margin, y, w, gamma, centre, shift)
+
+    monkeypatch.setattr(_base, "fit_temperature", spy)
+    X, y = binary
+    tr, va = slice(0, 1000), slice(1000, None)
+    params = dict(n_estimators=60, learning_rate=0.1, n_jobs=1, early_stopping_rounds=5 if stopped else None)
+    model = cls(**params).fit(X[tr], y[tr], eval_set=[(X[va], y[va])])
+    budget = 0.1 * model.n_estimators_
+    if stopped:
+        assert model.n_estimators_ < 60
+    expected = 1.0 + (full_temperature(cls) - 1.0) * min(1.0, budget / 10.0)
+    assert expected > 1.0
+    model.calibrate(X[va], y[va])
+    assert centres == [pytest.approx(expected, rel=1e-12)] * 2
 
 
 # ---------------------------------------------------------------------------- training-rows shift

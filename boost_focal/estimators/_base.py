@@ -625,12 +625,13 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
             totals = np.bincount(y, weights=w if w.size else None, minlength=self.n_classes_).astype(np.float64)
             self.loss_scale_ = self._resolved_loss_scale(loss_scale, loss, totals, alpha)
 
-        # Probabilities during training (eval metrics) use the centre of the eval-set fit (T = 1
-        # under early stopping, else the no-eval-set temperature); the fit follows training.
+        # Probabilities during training (eval metrics) use T = 1 under early stopping (the budget
+        # of the trees that will be kept is not known yet), else the no-eval-set temperature of
+        # the planned budget; after training, the eval-set fit is centred on the kept trees' budget.
         evals = self._prepare_eval_sets(eval_set, eval_sample_weight)
         rounds = check_early_stopping_rounds(self.early_stopping_rounds, len(evals))
-        self.temperature_ = self._temperature_centre(self._learning_rate() * n_estimators) \
-            if self.probability == "calibrated" else 1.0
+        self.temperature_ = 1.0 if self.probability != "calibrated" or rounds is not None \
+            else self._temperature_centre(self._learning_rate() * n_estimators)
         self.margin_shift_ = self._no_shift()
         rates = RateLog(self._learning_rate(), self._learning_rate_names)
         recorder = EvalRecorder(
@@ -711,9 +712,7 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
     def _temperature_centre(self, budget):
         """The temperature without held-out rows, and the centre of the eval-set fit (_calibration),
         for a model of boosting budget ``budget``: the sum of its trees' learning rates."""
-        return temperature_centre(
-            self.loss_.gamma, self.early_stopping_rounds is not None, budget, self._temperature_slope(),
-        )
+        return temperature_centre(self.loss_.gamma, budget, self._temperature_slope())
 
     def _fitted_budget(self):
         """``boosting_budget_``; for a model file saved before it existed, learning rate x trees."""
