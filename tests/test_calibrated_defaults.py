@@ -373,6 +373,23 @@ def test_eval_set_fit_is_centred_on_the_kept_trees_budget(cls, binary, stopped, 
     assert centres == [pytest.approx(expected, rel=1e-12)] * 2
 
 
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
+def test_balanced_alpha_with_row_reweighting_warns(cls, binary):
+    """alpha="balanced" and class_weight / scale_pos_weight both re-weight the classes; together
+    they square the rare class's weight, which the user is told (and either alone is silent)."""
+    X, y = binary
+    params = dict(n_estimators=3, n_jobs=1)
+    reweight = {"class_weight": "balanced"} if cls is FocalLGBMClassifier else {"scale_pos_weight": 9.0}
+    _, caught = _fit(cls, X, y, alpha="balanced", **reweight, **params)
+    assert any("re-weighted twice" in m and next(iter(reweight)) in m for m in caught)
+    for alone in ({"alpha": "balanced"}, {"alpha": None, **reweight}, {"alpha": 0.25, **reweight}):
+        _, caught = _fit(cls, X, y, **alone, **params)
+        assert not any("re-weighted twice" in m for m in caught)
+    if cls is FocalLGBMClassifier:
+        _, caught = _fit(cls, X, y, alpha="balanced", class_weight={0: 1.0, 1: 3.0}, **params)
+        assert any("re-weighted twice" in m for m in caught)
+
+
 # ---------------------------------------------------------------------------- training-rows shift
 def test_solve_shift_finds_the_root_and_stops_at_an_unreachable_bound():
     calls = []

@@ -17,6 +17,7 @@ checks min_data_in_leaf on different row counts than a single machine does, and 
 documented in docs/dask.md).
 """
 
+import contextlib
 import pickle
 
 import numpy as np
@@ -256,8 +257,11 @@ def test_estimator_matches_single_machine(client, case, tmp_path):
         dy = dd.from_pandas(pd.Series(labels), npartitions=N // CHUNK, sort=False)
         dw = dd.from_pandas(pd.Series(w), npartitions=N // CHUNK, sort=False)
         X = frame
-    local = local_cls(**params).fit(X, labels, w)  # first: compiles/loads kernels before the workers
-    model = dask_cls(**params).fit(dX, dy, dw, client=client)
+    twice = "class_weight" in params  # alpha="balanced" with class_weight: both estimators warn
+    with pytest.warns(UserWarning, match="re-weighted twice") if twice else contextlib.nullcontext():
+        local = local_cls(**params).fit(X, labels, w)  # first: compiles/loads kernels before the workers
+    with pytest.warns(UserWarning, match="re-weighted twice") if twice else contextlib.nullcontext():
+        model = dask_cls(**params).fit(dX, dy, dw, client=client)
 
     assert model.classes_.tolist() == local.classes_.tolist()
     np.testing.assert_allclose(model.alpha_, local.alpha_, rtol=1e-14)

@@ -526,6 +526,17 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
             else:
                 factors = np.where(y == 1, float(spw), 1.0)
         class_weight = getattr(self, "class_weight", None)
+        if isinstance(self.alpha, str) and self.alpha == "balanced":
+            extra = [f"class_weight={class_weight!r}"] if class_weight is not None else []
+            extra += [f"scale_pos_weight={spw!r}"] if spw is not None and spw != 1 and classes.shape[0] == 2 else []
+            if extra:
+                warnings.warn(
+                    f"alpha='balanced' already weights each class by n / (K n_k), and {' and '.join(extra)} "
+                    "multiplies the rows' weights on top: the classes are re-weighted twice (the rare class "
+                    "by about the square of its balancing weight). Pass one of them: alpha=None (or a number) "
+                    "to keep the row weights, or drop them to keep alpha='balanced'.",
+                    UserWarning, stacklevel=4,
+                )
         if class_weight is not None:
             from sklearn.utils.class_weight import compute_sample_weight
 

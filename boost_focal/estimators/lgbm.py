@@ -96,10 +96,12 @@ class FocalLGBMClassifier(FocalBoostClassifier):
         Stop after this many rounds without improvement of ``eval_metric`` on the last eval set;
         predictions then use the best round (``best_iteration_``).
     class_weight : dict, "balanced" or None
-        Multiplies the sample weights, as in ``LGBMClassifier`` (alpha is the focal analogue).
+        Multiplies the sample weights, as in ``LGBMClassifier`` (alpha is the focal analogue;
+        with ``alpha="balanced"`` as well the classes are re-weighted twice, and fit warns).
     scale_pos_weight : float or None
         Binary only: multiplies the weight of ``classes_[1]`` rows (applied to the gradients,
-        unlike LightGBM with a custom objective, which ignores it).
+        unlike LightGBM with a custom objective, which ignores it; with ``alpha="balanced"`` as well
+        the classes are re-weighted twice, and fit warns).
     verbose : int, default -1
         LightGBM's log level (-1 is silent).
     boosting_type, num_leaves, max_depth, learning_rate, subsample_for_bin, min_split_gain,

@@ -118,7 +118,8 @@ class FocalXGBClassifier(FocalBoostClassifier):
         predictions then use the best round (``best_iteration_``).
     scale_pos_weight : float or None
         Binary only: multiplies the weight of ``classes_[1]`` rows (applied to the gradients,
-        unlike XGBoost with a custom objective, which ignores it).
+        unlike XGBoost with a custom objective, which ignores it; with ``alpha="balanced"`` as well
+        the classes are re-weighted twice, and fit warns).
     enable_categorical : bool, default True
         Let pandas categorical columns be split natively.
     missing : float, default NaN
