@@ -459,6 +459,40 @@ def test_solve_shifts_finds_the_root_mean_zero_and_respects_the_bounds():
     assert far[3] == far.max()
 
 
+def test_solve_shifts_updates_the_jacobian_instead_of_estimating_it_at_every_step():
+    """Broyden's update after each step: one Jacobian estimate (K + 1 stacked shift vectors) for
+    the whole solve on a subsample's Jacobian, few full-row steps; and a misleading starting
+    Jacobian is replaced by a fresh estimate, not followed."""
+    from boost_focal.estimators._calibration import _solve_shifts
+
+    rng = np.random.default_rng(7)
+    n = 20_000
+    z = rng.normal(size=(n, 5)) * 1.5 + np.array([1.0, 0.5, 0.0, -1.0, -2.5])
+    target = np.array([0.3, 0.25, 0.2, 0.15, 0.1])
+    calls = {"full": 0, "jacobian": 0}
+
+    def mean_at(shifts):
+        calls["full"] += 1
+        return np.array([_softmax(z + b).mean(axis=0) for b in shifts])
+
+    sub = z[::5]
+
+    def jacobian_at(shifts):  # the subsample's means: a Jacobian with sampling error
+        calls["jacobian"] += 1
+        return np.array([_softmax(sub + b).mean(axis=0) for b in shifts])
+
+    b, _ = _solve_shifts(mean_at, target, jacobian_at)
+    assert np.abs(mean_at(b[None])[0] - target).max() <= 1e-7 * target.min()
+    assert calls["jacobian"] == 1 and calls["full"] <= 12  # 1 + steps (10 from zeros) + the check above
+    # a wrong first Jacobian (the sign of every slope flipped): re-estimated, then solved
+    calls.update(full=0, jacobian=0)
+    good = (np.array([_softmax(sub + 1e-5 * e).mean(axis=0) for e in np.eye(5)]) - _softmax(sub).mean(axis=0)).T / 1e-5
+    b2, _ = _solve_shifts(mean_at, target, jacobian_at, jacobian=-good)
+    assert np.abs(mean_at(b2[None])[0] - target).max() <= 1e-7 * target.min()
+    assert calls["jacobian"] >= 1
+    np.testing.assert_allclose(b2, b, atol=1e-6)
+
+
 def test_training_shifts_on_many_rows_matches_the_frequencies():
     """Above SHIFT_SUBSAMPLE_ROWS a subsample starts the solver and steers its steps; the means
     over all rows decide."""

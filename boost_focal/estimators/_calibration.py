@@ -226,12 +226,27 @@ def solve_shifts(mean_at, target, jacobian_at=None, tolerance=None, start=None, 
 
     ``mean_at`` takes shift vectors (S, K) and returns the mean class probabilities at each
     (S, K); ``jacobian_at`` (default ``mean_at``) the same on the rows the Jacobian is estimated
-    from (a subsample on many rows). Damped Newton steps: the Jacobian d mean_k / d b_j by
-    forward differences (one stacked call of K shifted vectors), the step its minimum-norm
-    least-squares solution (the Jacobian is singular along b = constant, which moves no
-    probability, and along nothing else for a posterior increasing in its own margin), halved
-    until the largest residual falls. ``tolerance`` on max_k |mean_k - target_k|: default
-    ``SHIFT_RTOL * min(target)``; ``start``: the first b (default zeros).
+    from (a subsample on many rows). ``tolerance`` on max_k |mean_k - target_k|: default
+    ``SHIFT_RTOL * min(target)``; ``start``: the first b (default zeros). The steps: see
+    :func:`_solve_shifts`.
+    """
+    return _solve_shifts(mean_at, target, jacobian_at, tolerance, start, iterations)[0]
+
+
+def _solve_shifts(mean_at, target, jacobian_at=None, tolerance=None, start=None, iterations=50, jacobian=None):
+    """(b, the last Jacobian) of :func:`solve_shifts`; ``jacobian``: a first Jacobian (K, K) to
+    start from (default: estimated at ``start``).
+
+    Damped quasi-Newton steps: the Jacobian d mean_k / d b_j by forward differences (one stacked
+    call of ``jacobian_at`` at K shifted vectors), the step its minimum-norm least-squares
+    solution (the Jacobian is singular along b = constant, which moves no probability, and along
+    nothing else for a posterior increasing in its own margin), halved until the largest residual
+    falls. After each step the Jacobian takes Broyden's rank-one update from the step and the
+    change of ``mean_at`` it made, instead of being estimated again: a subsample's Jacobian,
+    estimated anew, is as wrong at every step (its sampling error), and the residual fell only
+    about tenfold a step. A step that fails with an updated Jacobian is retried with a fresh
+    estimate; one that fails with a fresh estimate ends the search (the root lies beyond a
+    bound, or is reached to rounding).
     """
     target = np.asarray(target, dtype=np.float64)
     k = target.shape[0]
@@ -241,13 +256,16 @@ def solve_shifts(mean_at, target, jacobian_at=None, tolerance=None, start=None, 
     b = np.zeros(k) if start is None else np.asarray(start, dtype=np.float64).copy()
     residual = np.asarray(mean_at(b[None]), dtype=np.float64)[0] - target
     step = 1e-5
+    fresh = False
     for _ in range(iterations):
         worst = float(np.abs(residual).max())
         if worst <= tolerance:
             break
-        trial = np.vstack([b, b + step * np.eye(k)])
-        means = np.asarray(jacobian_at(trial), dtype=np.float64)
-        jacobian = (means[1:] - means[0]).T / step  # [i, j] = d mean_i / d b_j
+        if jacobian is None:
+            trial = np.vstack([b, b + step * np.eye(k)])
+            means = np.asarray(jacobian_at(trial), dtype=np.float64)
+            jacobian = (means[1:] - means[0]).T / step  # [i, j] = d mean_i / d b_j
+            fresh = True
         direction = np.linalg.lstsq(jacobian, -residual, rcond=None)[0]
         direction -= direction.mean()
         for _ in range(8):
@@ -258,9 +276,16 @@ def solve_shifts(mean_at, target, jacobian_at=None, tolerance=None, start=None, 
                 break
             direction *= 0.5
         else:
-            break  # no step lowers the residual: the root lies beyond a bound, or is reached
+            if fresh:
+                break  # no step lowers the residual: the root lies beyond a bound, or is reached
+            jacobian = None  # the updated Jacobian misled the step: estimate it afresh
+            continue
+        moved = new - b
+        # Broyden's update: the Jacobian that maps this step onto the change of the means it made
+        jacobian = jacobian + np.outer(value - residual - jacobian @ moved, moved) / float(moved @ moved)
+        fresh = False
         b, residual = new, value
-    return b
+    return b, jacobian
 
 
 def training_shifts(posterior, margin, y, w, temperature):
@@ -277,10 +302,11 @@ def training_shifts(posterior, margin, y, w, temperature):
     sub_w = None if weights is None else weights[::stride]
     if stride == 1 or (sub_w is not None and not sub_w.sum() > 0):
         return solve_shifts(_mean_over(posterior, z, weights), target)
-    # The subsample's own root first (cheap), then Newton steps on all rows from there.
+    # The subsample's own root first (cheap), then quasi-Newton steps on all rows from there,
+    # from the subsample's last Jacobian.
     sub = _mean_over(posterior, z[::stride], sub_w)
-    start = solve_shifts(sub, target, tolerance=1e-3 * float(target.min()))
-    return solve_shifts(_mean_over(posterior, z, weights), target, sub, start=start)
+    start, jacobian = _solve_shifts(sub, target, tolerance=1e-3 * float(target.min()))
+    return _solve_shifts(_mean_over(posterior, z, weights), target, sub, start=start, jacobian=jacobian)[0]
 
 
 def temperature_centre(gamma, budget=None, slope=None):
