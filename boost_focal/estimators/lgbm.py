@@ -68,7 +68,8 @@ class FocalLGBMClassifier(FocalBoostClassifier):
     probability : {"calibrated", "posterior", "raw"}, default "calibrated"
         What ``predict_proba`` returns. "calibrated": the class posterior of the tempered margin
         z / T + b (``temperature_``, ``margin_shift_``): T fitted on the last ``eval_set`` after
-        training, or without one T = 1 + s min(gamma, 2) min(1, B / 10), B = learning_rate x trees
+        training (under a weak prior centred on the rule that follows, early-stopped or not),
+        or without one T = 1 + s min(gamma, 2) min(1, B / 10), B = learning_rate x trees
         (``boosting_budget_``: the sum of the trees' rates under a learning-rate schedule),
         s = 1/8 for two classes, 3/16 for more: 1.25 / 1.375 at gamma 2 from B = 10 on, nearer the
         exact posterior for few rounds; for

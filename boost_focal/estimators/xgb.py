@@ -88,7 +88,8 @@ class FocalXGBClassifier(FocalBoostClassifier):
     probability : {"calibrated", "posterior", "raw"}, default "calibrated"
         What ``predict_proba`` returns. "calibrated": the class posterior of the tempered margin
         z / T + b (``temperature_``, ``margin_shift_``): T fitted on the last ``eval_set`` after
-        training, or without one T = 1 + s min(gamma, 2) min(1, B / 10), B = learning_rate x trees
+        training (under a weak prior centred on the rule that follows, early-stopped or not),
+        or without one T = 1 + s min(gamma, 2) min(1, B / 10), B = learning_rate x trees
         (``boosting_budget_``: the sum of the trees' rates under a learning-rate schedule),
         s = 3/32 for two classes, 3/16 for 3-6 and 3/16 (6 / K)^2 for K > 6 classes: 1.1875 / 1.375
         at gamma 2 from B = 10 on (1.14 at K = 10), nearer the exact posterior for few rounds;
