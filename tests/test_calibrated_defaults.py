@@ -201,6 +201,11 @@ def full_temperature(cls, k=2):
     return FULL_T[("xgb" if issubclass(cls, FocalXGBClassifier) else "lgbm", 2 if k == 2 else "multi")]
 
 
+def budget_temperature(full, budget):
+    """The documented no-eval-set rule (math.md 7.2): T rises linearly to ``full`` at a budget of 10."""
+    return 1.0 + (full - 1.0) * min(1.0, budget / 10.0)
+
+
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
 def test_calibrated_without_eval_set_is_the_posterior_of_the_default_temperature(cls, binary):
     X, y = binary
@@ -234,7 +239,7 @@ def test_no_eval_set_temperature_grows_with_the_boosting_budget(cls, binary, hpc
         (dict(n_estimators=20, eta=0.05), 1.0),  # a keyword alias of the learning rate
     ):
         model = cls(n_jobs=1, **params).fit(X, y)
-        assert model.temperature_ == pytest.approx(1 + (full - 1) * min(1.0, budget / 10), rel=1e-12), params
+        assert model.temperature_ == pytest.approx(budget_temperature(full, budget), rel=1e-12), params
         assert model.temperature_ == pytest.approx(
             default_temperature(2.0, budget, (full - 1) / 2), rel=1e-12
         )
@@ -311,7 +316,7 @@ def test_temperature_is_fitted_on_the_eval_set(cls, binary, stopped):
     # trees, ramped to the full temperature at 10), early-stopped or not (docs/math.md 7.2)
     budget = 0.3 * model.n_estimators_
     assert model.boosting_budget_ == pytest.approx(budget)
-    centre = 1.0 + (full_temperature(cls) - 1.0) * min(1.0, budget / 10.0)
+    centre = budget_temperature(full_temperature(cls), budget)
     if stopped:
         assert model.n_estimators_ < 150 and centre > 1.0
     z = model.decision_function(X[va])
@@ -367,7 +372,7 @@ def test_eval_set_fit_is_centred_on_the_kept_trees_budget(cls, binary, stopped, 
     budget = 0.1 * model.n_estimators_
     if stopped:
         assert model.n_estimators_ < 60
-    expected = 1.0 + (full_temperature(cls) - 1.0) * min(1.0, budget / 10.0)
+    expected = budget_temperature(full_temperature(cls), budget)
     assert expected > 1.0
     model.calibrate(X[va], y[va])
     assert centres == [pytest.approx(expected, rel=1e-12)] * 2
@@ -614,7 +619,7 @@ def test_shift_without_a_kept_round_predicts_the_training_rows(cls, binary):
     assert model.n_estimators_ == 20
     z = model.decision_function(X)
     T = model.temperature_
-    assert T == pytest.approx(1 + (full_temperature(cls) - 1) * min(1.0, 20 * model._learning_rate() / 10))
+    assert T == pytest.approx(budget_temperature(full_temperature(cls), 20 * model._learning_rate()))
     assert model.margin_shift_ == pytest.approx(training_shift(model.loss_.posterior, z, y, None, T), abs=1e-6)
 
 
