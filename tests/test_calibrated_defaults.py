@@ -6,6 +6,7 @@ logloss Hessian p (1 - p); the tempered probabilities against ``FocalLoss.poster
 z / T + b; metric directions against scikit-learn's own scores of each round's model.
 """
 
+import json
 import warnings
 
 import numpy as np
@@ -108,6 +109,32 @@ def test_loss_scale_changes_nothing_without_regularisers(cls, binary):
     on = {**off, "reg_lambda": 5.0}
     diff = cls(loss_scale=1.0, **on).fit(X, y).decision_function(X) - cls(loss_scale=8.0, **on).fit(X, y).decision_function(X)
     assert np.abs(diff).max() > 0.05
+
+
+def test_xgb_default_reg_lambda_grows_with_gamma(binary):
+    """reg_lambda=None: the booster gets lambda = 1 + 2 min(gamma, 2) with loss_scale="auto" (and
+    get_xgb_params says so); an explicit reg_lambda or ``lambda``, another loss scale, gblinear
+    and an invalid gamma leave XGBoost's own choice."""
+    X, y = binary
+
+    def booster_lambda(**params):
+        model = FocalXGBClassifier(n_estimators=2, n_jobs=1, **params).fit(X, y)
+        config = json.loads(model.get_booster().save_config())
+        used = float(config["learner"]["gradient_booster"]["tree_train_param"]["lambda"])
+        return used, model.get_xgb_params().get("lambda")
+
+    assert booster_lambda() == (5.0, 5.0)
+    assert booster_lambda(gamma=0.5) == (2.0, 2.0)
+    assert booster_lambda(gamma=4.0) == (5.0, 5.0)
+    assert booster_lambda(gamma=0.0) == (1.0, 1.0)  # logloss: XGBClassifier's lambda
+    assert booster_lambda(reg_lambda=1.0) == (1.0, 1.0)
+    assert booster_lambda(reg_lambda=0.0) == (0.0, 0.0)
+    assert booster_lambda(**{"lambda": 2.5}) == (2.5, 2.5)
+    assert booster_lambda(loss_scale=1.0) == (1.0, None)  # XGBoost's default, not set by us
+    assert "lambda" not in FocalXGBClassifier(booster="gblinear").get_xgb_params()
+    assert "lambda" not in FocalXGBClassifier(gamma="two").get_xgb_params()
+    with pytest.raises(TypeError, match="gamma must be a real number"):
+        FocalXGBClassifier(gamma="two", n_estimators=2).fit(X, y)
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)

@@ -25,6 +25,25 @@ import numpy as np
 from ..focal import constant_margin_terms
 
 
+# XGBoost's L2 penalty on leaf values for FocalXGBClassifier's reg_lambda=None with
+# loss_scale="auto": 1 + XGBOOST_REG_LAMBDA_SLOPE min(gamma, 2), i.e. XGBoost's own default of 1
+# at gamma = 0 (where the loss is logloss) and 5 from gamma = 2 on. The scale above matches the
+# *mean* Hessian at the start, but focal Hessians are concentrated on the hard rows, the more so the
+# larger gamma: a handful of them meet min_child_weight=1 on their own and get a Newton leaf value
+# -G / (H + lambda) that lambda = 1 hardly shrinks. LightGBM forbids such leaves by row count
+# (min_data_in_leaf=20) and keeps its own default. Measured at gamma = 2 on the 62 binary tables of
+# ../shared/data (docs/calibration_choice.md, "XGBoost's reg_lambda under focal loss"): within 1.05x
+# of XGBClassifier's log loss and Brier, early-stopped / unstopped, lambda 1: 43 / 49, 3: 49 / 54,
+# 5: 50 / 56, 10: 51 / 53 (a plateau from 3 to 10; 5 is its middle).
+XGBOOST_REG_LAMBDA_SLOPE = 2.0
+XGBOOST_REG_LAMBDA_GAMMA_CAP = 2.0
+
+
+def xgboost_reg_lambda(gamma):
+    """FocalXGBClassifier's default L2 penalty at focal ``gamma``: 1 + 2 min(gamma, 2)."""
+    return 1.0 + XGBOOST_REG_LAMBDA_SLOPE * min(float(gamma), XGBOOST_REG_LAMBDA_GAMMA_CAP)
+
+
 def check_loss_scale(loss_scale):
     """"auto" or a positive finite number."""
     if isinstance(loss_scale, str) and loss_scale == "auto":
