@@ -127,6 +127,7 @@ def test_xgb_default_reg_lambda_grows_with_gamma(binary):
     assert booster_lambda(gamma=0.5) == (2.0, 2.0)
     assert booster_lambda(gamma=4.0) == (5.0, 5.0)
     assert booster_lambda(gamma=0.0) == (1.0, 1.0)  # logloss: XGBClassifier's lambda
+    assert booster_lambda(gamma=np.array(2.0)) == (5.0, 5.0)  # a 0-d array, as check_gamma takes it
     assert booster_lambda(reg_lambda=1.0) == (1.0, 1.0)
     assert booster_lambda(reg_lambda=0.0) == (0.0, 0.0)
     assert booster_lambda(**{"lambda": 2.5}) == (2.5, 2.5)

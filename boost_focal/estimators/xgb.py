@@ -8,13 +8,13 @@ XGBoost >= 3.1), sample weights reach the gradients, and early stopping follows 
 """
 
 import copy
-import numbers
 import re
 import warnings
 
 import numpy as np
 from scipy import sparse, special
 
+from .._validation import check_gamma
 from ._base import FocalBoostClassifier, seed_from
 from ._calibration import xgboost_temperature_slope
 from ._scale import xgboost_reg_lambda
@@ -412,8 +412,9 @@ class FocalXGBClassifier(FocalBoostClassifier):
             value = getattr(self, attr)
             if named and value is not None and key != "device":  # no device needed to name parameters
                 params[key] = value
-        if named and self._default_reg_lambda(extra):
-            params["lambda"] = xgboost_reg_lambda(self.gamma)
+        default_lambda = self._default_reg_lambda(extra) if named else None
+        if default_lambda is not None:
+            params["lambda"] = default_lambda
         params.update({k: v for k, v in extra.items() if k not in _DATA_KWARGS and k != "device"})
         return params
 
@@ -462,8 +463,9 @@ class FocalXGBClassifier(FocalBoostClassifier):
             value = getattr(self, attr)
             if value is not None:
                 params[key] = value
-        if self._default_reg_lambda(extra):
-            params["lambda"] = xgboost_reg_lambda(self.gamma)
+        default_lambda = self._default_reg_lambda(extra)
+        if default_lambda is not None:
+            params["lambda"] = default_lambda
         seed = seed_from(self.random_state)
         if seed is not None:
             params["seed"] = seed
@@ -471,19 +473,23 @@ class FocalXGBClassifier(FocalBoostClassifier):
         return params
 
     def _default_reg_lambda(self, extra):
-        """Whether fit sets XGBoost's lambda to _scale.xgboost_reg_lambda(gamma): reg_lambda left at None (no
-        ``lambda`` / ``reg_lambda`` keyword), loss_scale="auto" (the scale it was measured with)
-        and a tree booster (gblinear's own default is 0). An invalid gamma counts as not set
-        here, so that get_xgb_params() answers and fit raises its own clear error."""
-        gamma_ok = isinstance(self.gamma, numbers.Real) and not isinstance(self.gamma, bool) \
-            and bool(np.isfinite(self.gamma)) and self.gamma >= 0
-        return (
-            gamma_ok
-            and self.reg_lambda is None
-            and not ({"lambda", "reg_lambda"} & set(extra))
-            and isinstance(self.loss_scale, str) and self.loss_scale == "auto"
-            and extra.get("booster", "gbtree") != "gblinear"
-        )
+        """The lambda fit gives XGBoost, _scale.xgboost_reg_lambda(gamma), or None (XGBoost's own):
+        set when reg_lambda is None (and no ``lambda`` / ``reg_lambda`` keyword), loss_scale="auto"
+        (the scale it was measured with) and the booster grows trees (gblinear's own default is 0).
+        None for an invalid gamma too, so that get_xgb_params() answers and fit raises check_gamma's
+        own error."""
+        if (
+            self.reg_lambda is not None
+            or {"lambda", "reg_lambda"} & set(extra)
+            or not (isinstance(self.loss_scale, str) and self.loss_scale == "auto")
+            or extra.get("booster", "gbtree") == "gblinear"
+        ):
+            return None
+        try:
+            gamma = check_gamma(self.gamma)
+        except (TypeError, ValueError):
+            return None
+        return xgboost_reg_lambda(gamma)
 
     def _dmatrix(self, xgb, X, y, w, offset, quantile, ref=None, data_kwargs=None):
         kwargs = dict(
