@@ -36,6 +36,13 @@ the focal loss (2026-12-07, after the softmax floor change; not kept)::
     python benchmarks/calibration_variants.py run mc_stopll glass hpc_jobs satellite_statlog diamonds_cut --params eval_metric=logloss --regimes stopped
     python benchmarks/calibration_variants.py run mc_lr05 glass hpc_jobs satellite_statlog diamonds_cut --params learning_rate=0.05 --regimes stopped
 
+and LightGBM's binary temperature past a budget of 10 (2026-12-07, night, section "LightGBM's
+temperature past the full budget"; ``lgb_growth1`` ran the shipped code, the rows before are the
+cached default's of that time; ``lgb_s3_16`` a steeper slope instead, not kept)::
+
+    python benchmarks/calibration_variants.py run lgb_growth1 --jobs 2
+    python benchmarks/calibration_variants.py run lgb_s3_16 --calibration DEFAULT_TEMPERATURE_SLOPE=0.1875 --jobs 2
+
 ``run`` caches per-table rows in ``benchmarks/results/calibration_variants/TAG/`` (delete to
 rerun; ``--jobs 2`` for two processes); ``report`` prints, per engine x regime, on how many
 binary tables log loss AND Brier are within 1.05x of the logloss classifier, the median and
@@ -94,8 +101,8 @@ def set_centre_factor(factor):
         return
     from boost_focal.estimators import _base, _calibration
 
-    def centre(gamma, budget=None, slope=None):
-        return 1.0 + float(factor) * (_calibration.temperature_centre(gamma, budget, slope) - 1.0)
+    def centre(gamma, budget=None, slope=None, growth=0.0):
+        return 1.0 + float(factor) * (_calibration.temperature_centre(gamma, budget, slope, growth) - 1.0)
 
     _base.temperature_centre = centre
 

@@ -321,7 +321,10 @@ def render(results, cmp, args, elapsed):
         "",
         "* `loss_scale=\"auto\"`: train on c * FL with c chosen so the mean Hessian at the starting score equals "
         "the library's logloss Hessian at the class prior ([math.md](math.md), section 7). The libraries' "
-        "Hessian thresholds and L2 penalty then mean what they mean for their own classifiers.",
+        "Hessian thresholds and L2 penalty then mean what they mean for their own classifiers. XGBoost's L2 "
+        "penalty is `lambda = 1 + 2 min(gamma, 2)` (5 at gamma 2; since 2026-12-07, the XGBoost rows \"default\", "
+        "\"balanced\" and \"alpha=0.9\" were refitted with it; [calibration_choice.md](calibration_choice.md), "
+        "\"XGBoost's reg_lambda under focal loss\").",
         "* `probability=\"calibrated\"`: the posterior of z / T + b. With an `eval_set`, T in [1, gamma + 1] is "
         "fitted on the eval set's log loss after training (jointly with a shift, under a weak prior centred on "
         "the no-eval-set T of the kept trees' budget, early-stopped or not; since 2026-12-07, before which an "
@@ -332,7 +335,10 @@ def render(results, cmp, args, elapsed):
         "binary (at gamma 2 and B >= 10: 1.25, XGBoost binary 1.1875; since 2026-12-06, the unstopped rows "
         "were refitted with it; [calibration_choice.md](calibration_choice.md), \"The no-eval-set temperature "
         "and the boosting budget\"; since 2026-12-07, with 3 or more classes, 3/16, T = 1.375, and for XGBoost "
-        "with more than 6 classes, none of them here, 3/16 (6 / K)^2). Then, for "
+        "with more than 6 classes, none of them here, 3/16 (6 / K)^2; since 2026-12-07 (night), LightGBM with two "
+        "classes keeps rising past B = 10, times 1 + log10(B / 10): 1.37 at the 300 rounds x 0.1 here, the "
+        "LightGBM rows \"default\", \"balanced\" and \"alpha=0.9\" were refitted with it; "
+        "[calibration_choice.md](calibration_choice.md), \"LightGBM's temperature past the full budget\"). Then, for "
         "two classes, b is set on the training "
         "rows so that their mean probability is the class frequency, as a logloss fit has it "
         "([math.md](math.md), section 7.2; since 2026-12-04: the rows \"default\", \"balanced\" and "

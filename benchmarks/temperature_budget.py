@@ -143,6 +143,7 @@ def report():
         DEFAULT_TEMPERATURE_SLOPE,
         XGBOOST_BINARY_TEMPERATURE_SLOPE,
         default_temperature,
+        lightgbm_temperature_growth,
     )
 
     totals = {}
@@ -155,7 +156,8 @@ def report():
             grid = " ".join(f"{T:g}:{passes(df, engine, lambda task, T=T: T)}" for T in GRID)
             old = passes(df, engine, lambda task: 1 + min(gamma, 2) / 8)
             slope = XGBOOST_BINARY_TEMPERATURE_SLOPE if engine == "xgboost" else DEFAULT_TEMPERATURE_SLOPE
-            new_T = default_temperature(gamma, budget, slope)
+            growth = 0.0 if engine == "xgboost" else lightgbm_temperature_growth(2)
+            new_T = default_temperature(gamma, budget, slope, growth)
             new = passes(df, engine, lambda task: new_T)
             totals[engine] = [a + b for a, b in zip(totals.get(engine, [0, 0, 0]), (old, new, n))]
             mc = df[(df.engine == engine) & (df.task == "multiclass")]

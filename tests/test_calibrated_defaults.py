@@ -7,6 +7,7 @@ z / T + b; metric directions against scikit-learn's own scores of each round's m
 """
 
 import json
+import math
 import warnings
 
 import numpy as np
@@ -229,9 +230,15 @@ def full_temperature(cls, k=2):
     return FULL_T[("xgb" if issubclass(cls, FocalXGBClassifier) else "lgbm", 2 if k == 2 else "multi")]
 
 
-def budget_temperature(full, budget):
-    """The documented no-eval-set rule (math.md 7.2): T rises linearly to ``full`` at a budget of 10."""
-    return 1.0 + (full - 1.0) * min(1.0, budget / 10.0)
+def full_growth(cls, k=2):
+    """The no-eval-set temperature's growth per decade of budget past 10: LightGBM binary only."""
+    return 1.0 if k == 2 and not issubclass(cls, FocalXGBClassifier) else 0.0
+
+
+def budget_temperature(full, budget, growth=0.0):
+    """The documented no-eval-set rule (math.md 7.2): T rises linearly to ``full`` at a budget of
+    10, then by ``growth`` x (full - 1) per decade of budget."""
+    return 1.0 + (full - 1.0) * min(1.0, budget / 10.0) * (1.0 + growth * math.log10(max(1.0, budget / 10.0)))
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
@@ -253,11 +260,13 @@ def test_calibrated_without_eval_set_is_the_posterior_of_the_default_temperature
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
 def test_no_eval_set_temperature_grows_with_the_boosting_budget(cls, binary, hpc_with_two_row_class):
-    """T - 1 is proportional to learning rate x trees up to a budget of 10, then constant; the
-    learning rate is read wherever the booster gets it (named, a keyword alias, the default)."""
+    """T - 1 is proportional to learning rate x trees up to a budget of 10, then constant (XGBoost)
+    or rising by (T_10 - 1) per decade of budget (LightGBM, two classes); the learning rate is read
+    wherever the booster gets it (named, a keyword alias, the default)."""
     X, y = binary
     Xm, ym, _ = hpc_with_two_row_class
     full = full_temperature(cls)
+    growth = full_growth(cls)
     for params, budget in (
         (dict(n_estimators=10, learning_rate=0.1), 1.0),
         (dict(n_estimators=30, learning_rate=0.1), 3.0),
@@ -267,10 +276,14 @@ def test_no_eval_set_temperature_grows_with_the_boosting_budget(cls, binary, hpc
         (dict(n_estimators=20, eta=0.05), 1.0),  # a keyword alias of the learning rate
     ):
         model = cls(n_jobs=1, **params).fit(X, y)
-        assert model.temperature_ == pytest.approx(budget_temperature(full, budget), rel=1e-12), params
+        assert model.temperature_ == pytest.approx(budget_temperature(full, budget, growth), rel=1e-12), params
         assert model.temperature_ == pytest.approx(
-            default_temperature(2.0, budget, (full - 1) / 2), rel=1e-12
+            default_temperature(2.0, budget, (full - 1) / 2, growth), rel=1e-12
         )
+    # the figures of the docs at 300 rounds x 0.1 and 1000 x 0.1, gamma 2
+    expected = {FocalXGBClassifier: (1.1875, 1.1875), FocalLGBMClassifier: (1 + 0.25 * (1 + math.log10(3)), 1.5)}[cls]
+    for trees, T in zip((300, 1000), expected):
+        assert default_temperature(2.0, trees * 0.1, (full - 1) / 2, growth) == pytest.approx(T, rel=1e-12)
     # gamma scales it (capped at 2); multiclass (4 classes): the 3/16 slope
     assert cls(n_estimators=30, learning_rate=0.1, gamma=1.0, n_jobs=1).fit(X, y).temperature_ == pytest.approx(
         1 + (full - 1) / 2 * 0.3
@@ -316,7 +329,7 @@ def test_boosting_budget_is_the_sum_of_the_rates_a_schedule_set(cls, binary):
         assert model.boosting_budget_ == pytest.approx(0.8, rel=1e-12)
         np.testing.assert_array_equal(model.predict_proba(X), constant.predict_proba(X))
     assert model.temperature_ == pytest.approx(
-        default_temperature(2.0, model.boosting_budget_, (full_temperature(cls) - 1) / 2), rel=1e-12
+        default_temperature(2.0, model.boosting_budget_, (full_temperature(cls) - 1) / 2, full_growth(cls)), rel=1e-12
     )
     # a decaying schedule: the budget of the trees kept only
     rates = [0.5 * 0.9**i for i in range(n)]

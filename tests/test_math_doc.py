@@ -1,5 +1,6 @@
 """The formulas in docs/math.md are executable: check the package computes the same numbers."""
 
+import math
 import re
 from pathlib import Path
 
@@ -123,13 +124,19 @@ def test_temperature_formulas_match_doc():
     rng = np.random.default_rng(6)
     X = rng.normal(size=(300, 3))
     y = (X[:, 0] + rng.normal(size=300) > 1.0).astype(int)
+    g_lgbm = _eval("lightgbm_binary_growth", {})
+    assert g_lgbm == 1
     for gamma in (0.0, 1.0, 2.0, 4.0):
         model = FocalLGBMClassifier(gamma=gamma, n_estimators=5, n_jobs=1).fit(X, y)
-        env = dict(gamma=gamma, min=min, s=1 / 8, B=5 * 0.1)
+        env = dict(gamma=gamma, min=min, max=max, log10=math.log10, s=1 / 8, g=g_lgbm, B=5 * 0.1)
         assert model.temperature_ == pytest.approx(_eval("default_temperature", env))
-        for cls, s, rate, trees in ((FocalLGBMClassifier, 1 / 8, 0.3, 50), (FocalXGBClassifier, 3 / 32, None, 20)):
+        for cls, s, g, rate, trees in ((FocalLGBMClassifier, 1 / 8, g_lgbm, 0.3, 50),
+                                       (FocalLGBMClassifier, 1 / 8, g_lgbm, 0.1, 300),
+                                       (FocalXGBClassifier, 3 / 32, 0, None, 20),
+                                       (FocalXGBClassifier, 3 / 32, 0, 0.1, 300)):
             tempered = cls(gamma=gamma, n_estimators=trees, learning_rate=rate, n_jobs=1).fit(X, y).temperature_
-            env = dict(gamma=gamma, min=min, s=s, B=trees * (rate or 0.3))  # XGBoost's default eta 0.3
+            env = dict(gamma=gamma, min=min, max=max, log10=math.log10, s=s, g=g,
+                       B=trees * (rate or 0.3))  # XGBoost's default eta 0.3
             assert tempered == pytest.approx(_eval("default_temperature", env))
         z = model.decision_function(X)
         env = dict(posterior=model.loss_.posterior, z=z, T=model.temperature_, b=model.margin_shift_)
@@ -174,7 +181,7 @@ def test_xgboost_multiclass_temperature_slope_matches_doc():
         slope = _eval("xgboost_multiclass_slope", dict(min=min, K=k))
         assert slope == pytest.approx(3 / 16 if k <= 6 else 3 / 16 * (6 / k) ** 2)
         for trees in (20, 150):  # budgets 2 and 15 at learning rate 0.1
-            env = dict(gamma=2.0, min=min, s=slope, B=trees * 0.1)
+            env = dict(gamma=2.0, min=min, max=max, log10=math.log10, s=slope, g=0, B=trees * 0.1)
             model = FocalXGBClassifier(n_estimators=trees, learning_rate=0.1, n_jobs=1).fit(X, y)
             assert model.temperature_ == pytest.approx(_eval("default_temperature", env), rel=1e-12)
             lgbm = FocalLGBMClassifier(n_estimators=trees, learning_rate=0.1, n_jobs=1).fit(X, y)

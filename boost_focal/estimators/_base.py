@@ -723,7 +723,7 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
     def _temperature_centre(self, budget):
         """The temperature without held-out rows, and the centre of the eval-set fit (_calibration),
         for a model of boosting budget ``budget``: the sum of its trees' learning rates."""
-        return temperature_centre(self.loss_.gamma, budget, self._temperature_slope())
+        return temperature_centre(self.loss_.gamma, budget, self._temperature_slope(), self._temperature_growth())
 
     def _fitted_budget(self):
         """``boosting_budget_``; for a model file saved before it existed, learning rate x trees."""
@@ -733,6 +733,11 @@ class FocalBoostClassifier(ClassifierMixin, BaseEstimator):
     def _temperature_slope(self):
         """The no-eval-set temperature's slope for this engine and task (_calibration)."""
         raise NotImplementedError  # pragma: no cover
+
+    def _temperature_growth(self):
+        """How far the no-eval-set temperature keeps rising past a budget of 10 (_calibration): 0
+        unless the engine's margins keep spreading there (LightGBM, two classes)."""
+        return 0.0
 
     # the library's names (aliases) of the learning rate, the keyword that wins first (also RateLog's
     # keys), and its default learning rate

@@ -12,7 +12,7 @@ import numpy as np
 from scipy import sparse
 
 from ._base import FocalBoostClassifier, seed_from
-from ._calibration import lightgbm_temperature_slope
+from ._calibration import lightgbm_temperature_growth, lightgbm_temperature_slope
 
 # estimator attribute -> LightGBM parameter
 _BOOSTER_PARAMS = {
@@ -72,7 +72,9 @@ class FocalLGBMClassifier(FocalBoostClassifier):
         or without one T = 1 + s min(gamma, 2) min(1, B / 10), B = learning_rate x trees
         (``boosting_budget_``: the sum of the trees' rates under a learning-rate schedule),
         s = 1/8 for two classes, 3/16 for more: 1.25 / 1.375 at gamma 2 from B = 10 on, nearer the
-        exact posterior for few rounds; for
+        exact posterior for few rounds; with two classes T keeps rising past B = 10 by
+        (T_10 - 1) log10(B / 10) (1.37 at 300 rounds x 0.1), since LightGBM's margins keep
+        spreading there; for
         two classes, b makes the mean
         probability on the training rows their class frequency, as logloss has it (multiclass: one
         b per class when the class alphas differ, else b = 0). See ``docs/math.md`` 7.2 and
@@ -363,6 +365,10 @@ class FocalLGBMClassifier(FocalBoostClassifier):
     def _temperature_slope(self):
         # LightGBM's multiclass margins over-shoot more than its binary ones (docs/calibration_choice.md)
         return lightgbm_temperature_slope(self.n_classes_)
+
+    def _temperature_growth(self):
+        # with LightGBM's L2 penalty of 0 its binary margins keep spreading past B = 10
+        return lightgbm_temperature_growth(self.n_classes_)
 
     def _check_extra_params(self):
         extra = super()._check_extra_params()
