@@ -98,6 +98,21 @@ def _fold_mean(rows, engine, regime, **match):
     return {key: float(np.mean([r[key] for r in sel])) for key in ("log_loss", "brier")}
 
 
+def _fold_values(rows, engine, regime, key, **match):
+    """``key`` per fold (in fold order) of the rows matching engine, regime and ``match``."""
+    sel = sorted((r for r in rows if r["engine"] == engine and r["regime"] == regime
+                  and all(r.get(k) == v for k, v in match.items())), key=lambda r: r["fold"])
+    return np.array([r[key] for r in sel], dtype=np.float64)
+
+
+def _pr_auc_below_sd(rows, base_rows, engine, regime, match, base_match):
+    """Whether the candidate's PR-AUC is below the reference's by more than the fold standard
+    deviation of the paired difference (the PR-AUC criterion of default_calibration.py)."""
+    diff = _fold_values(rows, engine, regime, "pr_auc", **match) - _fold_values(
+        base_rows, engine, regime, "pr_auc", **base_match)
+    return bool(diff.size > 1 and diff.mean() < -diff.std(ddof=1))
+
+
 def summary():
     """{(engine, regime): dict(tables, one_way, both_ways, small, small_total, median_abs_log_ratio)};
     ``small``: one-way passes among the ``small_total`` tables under 1,000 rows."""
@@ -130,8 +145,9 @@ def against_default(cache=dc.CACHE):
     for who in seed 0, seed 1 (logloss with 80% row subsampling) and the default focal estimator
     (calibrated), each scored against the default logloss classifier of default_calibration.py on
     the same folds: log loss AND Brier within 1.05x, by table size (< 1,000 rows or more), the
-    worst fold-mean log-loss ratio and how many tables are above 1.2x. Binary tables that both
-    caches hold."""
+    worst fold-mean log-loss ratio, how many tables are above 1.2x, the worst Brier ratio, and on how many the PR-AUC is
+    below the reference's by more than the fold sd of the paired difference (``pr_below_sd``, the
+    issue's "never" for PR-AUC). Binary tables that both caches hold."""
     out = {}
     for path in sorted(OUT.glob("*.json")):
         twin = json.loads(path.read_text())
@@ -143,17 +159,21 @@ def against_default(cache=dc.CACHE):
         for engine in ("xgboost", "lightgbm"):
             for regime in dc.ROUNDS:
                 base = _fold_mean(default, engine, regime, model="logloss")
-                candidates = {f"seed {s}": _fold_mean(twin["rows"], engine, regime, seed=s) for s in SEEDS}
-                candidates["focal default"] = _fold_mean(default, engine, regime, model="focal", output="calibrated")
-                for who, m in candidates.items():
+                sources = {f"seed {s}": (twin["rows"], dict(seed=s)) for s in SEEDS}
+                sources["focal default"] = (default, dict(model="focal", output="calibrated"))
+                for who, (rows, match) in sources.items():
+                    m = _fold_mean(rows, engine, regime, **match)
                     ratio = {key: m[key] / base[key] for key in m}
                     ok = ratio["log_loss"] <= 1.05 and ratio["brier"] <= 1.05
                     a = out.setdefault((engine, regime), {}).setdefault(
-                        who, dict(small=0, small_total=0, large=0, large_total=0, max_ratio=0.0, above_1_2=0))
+                        who, dict(small=0, small_total=0, large=0, large_total=0, max_ratio=0.0, above_1_2=0,
+                                  max_brier_ratio=0.0, pr_below_sd=0))
+                    a["pr_below_sd"] += _pr_auc_below_sd(rows, default, engine, regime, match, dict(model="logloss"))
                     size = "small" if small else "large"
                     a[size] += ok
                     a[size + "_total"] += 1
                     a["max_ratio"] = max(a["max_ratio"], ratio["log_loss"])
+                    a["max_brier_ratio"] = max(a["max_brier_ratio"], ratio["brier"])
                     a["above_1_2"] += ratio["log_loss"] > 1.2
     return out
 
@@ -170,7 +190,9 @@ def report(args):
             n = a["small_total"] + a["large_total"]
             print(f"{engine:8s} {regime:9s} {who:13s} within 1.05x: {total}/{n} (< 1000 rows: {a['small']}/"
                   f"{a['small_total']}, >= 1000: {a['large']}/{a['large_total']}); worst log-loss ratio "
-                  f"{a['max_ratio']:.2f}, above 1.2x on {a['above_1_2']}")
+                  f"{a['max_ratio']:.2f}, above 1.2x on {a['above_1_2']}; worst Brier ratio {a['max_brier_ratio']:.2f}; "
+                  f"PR-AUC below by more than the "
+                  f"fold sd on {a['pr_below_sd']}")
 
 
 def main(argv=None):

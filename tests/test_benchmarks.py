@@ -238,33 +238,41 @@ def test_seed_twins_against_the_default_logloss_classifier(tmp_path, monkeypatch
     default.mkdir()
     monkeypatch.setattr(cn, "OUT", twins)
 
-    def table(name, rows, seed1, focal, cached=True):
+    ref_pr = (0.50, 0.60)  # the default logloss classifier's PR-AUC in folds 0 and 1
+
+    def table(name, rows, seed1, focal, cached=True, focal_pr=ref_pr):
         twin_rows, default_rows = [], []
         for engine in ("xgboost", "lightgbm"):
             for regime in ("unstopped", "stopped"):
                 key = dict(engine=engine, regime=regime)
-                for fold in (0, 1):
+                for fold in (1, 0):  # out of fold order: the PR-AUC differences are paired by fold
                     for seed, (ll, br) in ((0, (0.10, 0.05)), (1, seed1)):
-                        twin_rows.append(dict(key, seed=seed, fold=fold, log_loss=ll, brier=br))
-                    default_rows.append(dict(key, fold=fold, model="logloss", output="-", log_loss=0.10, brier=0.05))
+                        twin_rows.append(dict(key, seed=seed, fold=fold, log_loss=ll, brier=br, pr_auc=ref_pr[fold]))
+                    default_rows.append(dict(key, fold=fold, model="logloss", output="-", log_loss=0.10, brier=0.05,
+                                             pr_auc=ref_pr[fold]))
                     default_rows.append(dict(key, fold=fold, model="focal", output="calibrated",
-                                             log_loss=focal[0], brier=focal[1]))
+                                             log_loss=focal[0], brier=focal[1], pr_auc=focal_pr[fold]))
                     default_rows.append(dict(key, fold=fold, model="focal", output="posterior",
-                                             log_loss=9.0, brier=9.0))  # not the default output: ignored
+                                             log_loss=9.0, brier=9.0, pr_auc=0.0))  # not the default output: ignored
         (twins / f"{name}.json").write_text(json.dumps({"info": {"rows": rows, "classes": 2}, "rows": twin_rows}))
         if cached:
             (default / f"{name}.f5.json").write_text(json.dumps({"info": {}, "rows": default_rows}))
 
     table("small_same", 500, (0.10, 0.05), (0.104, 0.05))
     table("small_worse", 500, (0.13, 0.05), (0.10, 0.06))  # seed 1 1.3x log loss; focal Brier 1.2x
-    table("large", 5000, (0.10, 0.05), (0.20, 0.05))  # focal 2x log loss
+    # focal 2x log loss; PR-AUC 0.05 and 0.03 below: mean 0.04 > the paired sd 0.014, so it counts
+    table("large", 5000, (0.10, 0.05), (0.20, 0.05), focal_pr=(0.45, 0.57))
+    # PR-AUC 0.10 below in fold 0, 0.10 above in fold 1: mean 0, within the sd, does not count
+    table("large_noisy_pr", 5000, (0.10, 0.05), (0.10, 0.05), focal_pr=(0.40, 0.70))
     table("uncached", 5000, (9.0, 9.0), (9.0, 9.0), cached=False)
     out = cn.against_default(cache=default)[("lightgbm", "stopped")]
-    assert out["seed 0"] == dict(small=2, small_total=2, large=1, large_total=1, max_ratio=1.0, above_1_2=0)
-    assert out["seed 1"] == dict(small=1, small_total=2, large=1, large_total=1, max_ratio=pytest.approx(1.3),
-                                 above_1_2=1)
-    assert out["focal default"] == dict(small=1, small_total=2, large=0, large_total=1,
-                                        max_ratio=pytest.approx(2.0), above_1_2=1)
+    assert out["seed 0"] == dict(small=2, small_total=2, large=2, large_total=2, max_ratio=1.0, above_1_2=0,
+                                 max_brier_ratio=1.0, pr_below_sd=0)
+    assert out["seed 1"] == dict(small=1, small_total=2, large=2, large_total=2, max_ratio=pytest.approx(1.3),
+                                 above_1_2=1, max_brier_ratio=1.0, pr_below_sd=0)
+    assert out["focal default"] == dict(small=1, small_total=2, large=1, large_total=2,
+                                        max_ratio=pytest.approx(2.0), above_1_2=1,
+                                        max_brier_ratio=pytest.approx(1.2), pr_below_sd=1)
 
 
 def test_calibration_variant_constants_reach_the_temperature_fit(monkeypatch):
