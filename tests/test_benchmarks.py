@@ -507,3 +507,33 @@ def test_calibration_variants_centre_factor_scales_the_eval_set_centre(monkeypat
     assert _base.temperature_centre(2.0, 5.0, 0.125) == 1.0
     cv.set_centre_factor(0.5)
     assert _base.temperature_centre(2.0, 5.0, 0.125) == 1.0625
+
+
+def test_heldout_sklearn_ratios_interpolate_each_fold_at_its_temperature(tmp_path, capsys):
+    """heldout_sklearn: a fold's focal score at T is linear between grid points; ratios are fold
+    means over the logloss classifier's; the report counts tasks with both ratios within 1.05x
+    for grid temperatures and for the rules (the fitted T, and growth 0 from the fold's budget)."""
+    from benchmarks import heldout_sklearn as hs
+
+    def row(task, fold, temperature, budget, at_1, at_15):
+        focal = {"1.0": dict(log_loss=at_1, brier=at_1 / 10), "1.5": dict(log_loss=at_15, brier=at_15 / 10)}
+        return dict(task=task, engine="lightgbm", fold=fold, temperature=temperature, budget=budget, slope=0.125,
+                    logloss=dict(log_loss=0.10, brier=0.01), focal=focal)
+
+    rows = [row("a", 0, 1.25, 30.0, 0.12, 0.08), row("a", 1, 1.25, 30.0, 0.12, 0.08),
+            row("b", 0, 1.5, 30.0, 0.20, 0.10)]
+    assert hs.at_temperature(rows[0], "log_loss", 1.25) == pytest.approx(0.10)
+    assert hs.at_temperature(rows[0], "brier", 1.0) == pytest.approx(0.012)
+    r = hs.ratios(rows, "lightgbm", lambda row: row["temperature"])
+    assert r["a"] == (pytest.approx(1.0), pytest.approx(1.0))
+    assert r["b"] == (pytest.approx(1.0), pytest.approx(1.0))
+    assert hs.ratios(rows, "lightgbm", lambda row: 1.0)["a"] == (pytest.approx(1.2), pytest.approx(1.2))
+    path = tmp_path / "rows.json"
+    path.write_text(json.dumps({"grid": ["1.0", "1.5"], "rows": rows + [dict(r, engine="xgboost") for r in rows]}))
+    hs.report(path)
+    out = capsys.readouterr().out
+    lightgbm = out.split("lightgbm")[1]
+    assert "T=1.0" in lightgbm and "within 1.05x: 0/2" in lightgbm  # a 1.2x, b 2x at T = 1
+    assert "shipped (the fitted models' T)  within 1.05x: 2/2, worst ratio 1.00" in lightgbm
+    # growth 0 at budget 30, gamma 2: T = 1.25 for both tasks: a 1.0x, b 1.5x
+    assert "growth 0 (LightGBM before)      within 1.05x: 1/2, worst ratio 1.50" in lightgbm
