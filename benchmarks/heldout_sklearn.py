@@ -14,6 +14,12 @@ rule, 1.1875, is on the grid too).
 
     python benchmarks/heldout_sklearn.py run       # about 40 s on one core
     python benchmarks/heldout_sklearn.py report
+    python benchmarks/heldout_sklearn.py lambda    # about 60 s: FocalXGBClassifier at lambda 1 and 5
+
+``lambda`` checks XGBoost's default L2 penalty the same way (section "XGBoost's reg_lambda under focal
+loss"): the default FocalXGBClassifier (calibrated probabilities) with ``reg_lambda`` 1 and 5 against
+``XGBClassifier``, unstopped and early-stopped (the protocol's 20% eval rows), tasks within 1.05x; it
+prints its counts (nothing is saved).
 
 ``run`` writes ``benchmarks/results/heldout_sklearn.json``; ``report`` prints per engine and T the
 fold-mean log-loss / Brier ratios to the logloss classifier per task and how many tasks have both
@@ -123,11 +129,41 @@ def report(path=OUT):
                   + " ".join(f"{k}={a:.2f}/{b:.2f}" for k, (a, b) in r.items()))
 
 
+def lambda_check(lambdas=(1.0, 5.0), task_names=None, folds=5):
+    """{(regime, lambda): {task: (log-loss ratio, Brier ratio)}} of FocalXGBClassifier's default
+    (calibrated) probabilities at each ``reg_lambda`` against XGBClassifier, fold means."""
+    warnings.filterwarnings("ignore")
+    import numba
+
+    numba.set_num_threads(1)
+    out = {}
+    for name, (X, y) in tasks().items():
+        if task_names is not None and name not in task_names:
+            continue
+        for regime in dc.ROUNDS:
+            scores = {}
+            for _, te, reg, args in dc.fold_splits(X, y, folds, (regime,)):
+                ref = dc._logloss_model("xgboost", 2, reg, *args)
+                scores.setdefault("ref", []).append(dc.scores(y[te], ref.predict_proba(X[te])))
+                for lam in lambdas:
+                    fm = dc._focal_model("xgboost", reg, {"reg_lambda": lam}, *args)
+                    scores.setdefault(lam, []).append(dc.scores(y[te], fm.predict_proba(X[te])))
+            for lam in lambdas:
+                out.setdefault((regime, lam), {})[name] = tuple(
+                    np.mean([s[k] for s in scores[lam]]) / np.mean([s[k] for s in scores["ref"]])
+                    for k in ("log_loss", "brier"))
+    for (regime, lam), r in out.items():
+        ok = sum(max(v) <= 1.05 for v in r.values())
+        print(f"{regime:9s} reg_lambda {lam:g}: within 1.05x {ok}/{len(r)}, worst ratio "
+              f"{max(max(v) for v in r.values()):.2f}")
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=("run", "report"))
+    parser.add_argument("command", choices=("run", "report", "lambda"))
     args = parser.parse_args(argv)
-    run() if args.command == "run" else report()
+    {"run": run, "report": report, "lambda": lambda_check}[args.command]()
 
 
 if __name__ == "__main__":

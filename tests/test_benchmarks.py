@@ -537,3 +537,18 @@ def test_heldout_sklearn_ratios_interpolate_each_fold_at_its_temperature(tmp_pat
     assert "shipped (the fitted models' T)  within 1.05x: 2/2, worst ratio 1.00" in lightgbm
     # growth 0 at budget 30, gamma 2: T = 1.25 for both tasks: a 1.0x, b 1.5x
     assert "growth 0 (LightGBM before)      within 1.05x: 1/2, worst ratio 1.50" in lightgbm
+
+
+def test_heldout_sklearn_lambda_check_scores_both_regimes(monkeypatch, capsys):
+    """heldout_sklearn.lambda_check on one task and 2 folds: a ratio per (regime, lambda), and the
+    lambda reaches the estimator (different lambdas, different probabilities)."""
+    from benchmarks import default_calibration as dc
+    from benchmarks import heldout_sklearn as hs
+
+    monkeypatch.setitem(dc.ROUNDS, "unstopped", 20)
+    monkeypatch.setitem(dc.ROUNDS, "stopped", 20)
+    out = hs.lambda_check((1.0, 50.0), task_names=("iris_1",), folds=2)
+    assert set(out) == {(r, lam) for r in ("unstopped", "stopped") for lam in (1.0, 50.0)}
+    assert all(np.isfinite(v).all() and min(v) > 0 for r in out.values() for v in r.values())
+    assert out["unstopped", 1.0]["iris_1"] != out["unstopped", 50.0]["iris_1"]
+    assert "unstopped reg_lambda 50: within 1.05x" in capsys.readouterr().out
