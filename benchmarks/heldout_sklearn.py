@@ -15,6 +15,7 @@ rule, 1.1875, is on the grid too).
     python benchmarks/heldout_sklearn.py run       # about 40 s on one core
     python benchmarks/heldout_sklearn.py report
     python benchmarks/heldout_sklearn.py lambda    # about 60 s: FocalXGBClassifier at lambda 1 and 5
+    python benchmarks/heldout_sklearn.py lambda --lambdas 3
 
 ``lambda`` checks XGBoost's default L2 penalty the same way (section "XGBoost's reg_lambda under focal
 loss"): the default FocalXGBClassifier (calibrated probabilities) with ``reg_lambda`` 1 and 5 against
@@ -162,8 +163,12 @@ def lambda_check(lambdas=(1.0, 5.0), task_names=None, folds=5):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=("run", "report", "lambda"))
+    parser.add_argument("--lambdas", default="1,5", help="lambda: comma-separated reg_lambda values")
     args = parser.parse_args(argv)
-    {"run": run, "report": report, "lambda": lambda_check}[args.command]()
+    if args.command == "lambda":
+        lambda_check(tuple(float(v) for v in args.lambdas.split(",")))
+    else:
+        {"run": run, "report": report}[args.command]()
 
 
 if __name__ == "__main__":
