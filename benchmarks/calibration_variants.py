@@ -41,7 +41,10 @@ temperature past the full budget"; ``lgb_growth1`` ran the shipped code, the row
 cached default's of that time; ``lgb_s3_16`` a steeper slope instead, not kept)::
 
     python benchmarks/calibration_variants.py run lgb_growth1 --jobs 2
-    python benchmarks/calibration_variants.py run lgb_s3_16 --calibration DEFAULT_TEMPERATURE_SLOPE=0.1875 --jobs 2
+    python benchmarks/calibration_variants.py run lgb_s3_16 --calibration DEFAULT_TEMPERATURE_SLOPE=0.1875,LIGHTGBM_BINARY_TEMPERATURE_GROWTH=0 --jobs 2
+
+(``lgb_s3_16`` ran before the growth existed; with the shipped code the growth must be set to 0 as
+above to reproduce it)
 
 ``run`` caches per-table rows in ``benchmarks/results/calibration_variants/TAG/`` (delete to
 rerun; ``--jobs 2`` for two processes); ``report`` prints, per engine x regime, on how many

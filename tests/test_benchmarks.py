@@ -240,14 +240,15 @@ def test_seed_twins_against_the_default_logloss_classifier(tmp_path, monkeypatch
 
     ref_pr = (0.50, 0.60)  # the default logloss classifier's PR-AUC in folds 0 and 1
 
-    def table(name, rows, seed1, focal, cached=True, focal_pr=ref_pr):
+    def table(name, rows, seed1, focal, cached=True, focal_pr=ref_pr, seed1_pr=ref_pr):
         twin_rows, default_rows = [], []
         for engine in ("xgboost", "lightgbm"):
             for regime in ("unstopped", "stopped"):
                 key = dict(engine=engine, regime=regime)
-                for fold in (1, 0):  # out of fold order: the PR-AUC differences are paired by fold
-                    for seed, (ll, br) in ((0, (0.10, 0.05)), (1, seed1)):
-                        twin_rows.append(dict(key, seed=seed, fold=fold, log_loss=ll, brier=br, pr_auc=ref_pr[fold]))
+                for fold in (1, 0):  # the twins' rows in the other fold order than the default's
+                    for seed, (ll, br), pr in ((0, (0.10, 0.05), ref_pr), (1, seed1, seed1_pr)):
+                        twin_rows.append(dict(key, seed=seed, fold=fold, log_loss=ll, brier=br, pr_auc=pr[fold]))
+                for fold in (0, 1):
                     default_rows.append(dict(key, fold=fold, model="logloss", output="-", log_loss=0.10, brier=0.05,
                                              pr_auc=ref_pr[fold]))
                     default_rows.append(dict(key, fold=fold, model="focal", output="calibrated",
@@ -260,17 +261,22 @@ def test_seed_twins_against_the_default_logloss_classifier(tmp_path, monkeypatch
 
     table("small_same", 500, (0.10, 0.05), (0.104, 0.05))
     table("small_worse", 500, (0.13, 0.05), (0.10, 0.06))  # seed 1 1.3x log loss; focal Brier 1.2x
-    # focal 2x log loss; PR-AUC 0.05 and 0.03 below: mean 0.04 > the paired sd 0.014, so it counts
-    table("large", 5000, (0.10, 0.05), (0.20, 0.05), focal_pr=(0.45, 0.57))
+    # focal 2x log loss; PR-AUC 0.05 and 0.03 below: mean 0.04 > the paired sd 0.014, so it counts.
+    # Seed 1 the same below, in rows of the other fold order: paired by fold it counts (paired by
+    # row order, -0.15 and +0.07, it would not)
+    table("large", 5000, (0.10, 0.05), (0.20, 0.05), focal_pr=(0.45, 0.57), seed1_pr=(0.45, 0.57))
     # PR-AUC 0.10 below in fold 0, 0.10 above in fold 1: mean 0, within the sd, does not count
     table("large_noisy_pr", 5000, (0.10, 0.05), (0.10, 0.05), focal_pr=(0.40, 0.70))
+    # 0.022 and 0.002 below: mean 0.012 is above the population sd 0.010 but within the sample
+    # sd (ddof 1) 0.014: does not count
+    table("large_borderline", 5000, (0.10, 0.05), (0.10, 0.05), focal_pr=(0.478, 0.598))
     table("uncached", 5000, (9.0, 9.0), (9.0, 9.0), cached=False)
     out = cn.against_default(cache=default)[("lightgbm", "stopped")]
-    assert out["seed 0"] == dict(small=2, small_total=2, large=2, large_total=2, max_ratio=1.0, above_1_2=0,
+    assert out["seed 0"] == dict(small=2, small_total=2, large=3, large_total=3, max_ratio=1.0, above_1_2=0,
                                  max_brier_ratio=1.0, pr_below_sd=0)
-    assert out["seed 1"] == dict(small=1, small_total=2, large=2, large_total=2, max_ratio=pytest.approx(1.3),
-                                 above_1_2=1, max_brier_ratio=1.0, pr_below_sd=0)
-    assert out["focal default"] == dict(small=1, small_total=2, large=1, large_total=2,
+    assert out["seed 1"] == dict(small=1, small_total=2, large=3, large_total=3, max_ratio=pytest.approx(1.3),
+                                 above_1_2=1, max_brier_ratio=1.0, pr_below_sd=1)
+    assert out["focal default"] == dict(small=1, small_total=2, large=2, large_total=3,
                                         max_ratio=pytest.approx(2.0), above_1_2=1,
                                         max_brier_ratio=pytest.approx(1.2), pr_below_sd=1)
 

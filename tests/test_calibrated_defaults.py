@@ -295,6 +295,11 @@ def test_no_eval_set_temperature_grows_with_the_boosting_budget(cls, binary, hpc
     assert multi.temperature_ == pytest.approx(1 + (full_temperature(cls, 4) - 1) * 0.3)
     # no rounds at all (budget 0): the exact posterior
     assert default_temperature(2.0, 0.0) == 1.0
+    # never flatter than the raw sigmoid's tails: at most 1 + gamma, which growth 1 reaches at
+    # gamma 0.5 and slope 1/8 only past a budget of 1e8 (1 + 0.0625 (1 + log10(B / 10)) > 1.5)
+    assert default_temperature(0.5, 1e7, 0.125, 1.0) == pytest.approx(1 + 0.0625 * 7)
+    assert default_temperature(0.5, 1e9, 0.125, 1.0) == 1.5
+    assert type(default_temperature(2.0, 300.0, 0.125, 1.0)) is float
 
 
 def _schedule(cls, rates):
@@ -357,7 +362,7 @@ def test_temperature_is_fitted_on_the_eval_set(cls, binary, stopped):
     # trees, ramped to the full temperature at 10), early-stopped or not (docs/math.md 7.2)
     budget = 0.3 * model.n_estimators_
     assert model.boosting_budget_ == pytest.approx(budget)
-    centre = budget_temperature(full_temperature(cls), budget)
+    centre = budget_temperature(full_temperature(cls), budget, full_growth(cls))
     if stopped:
         assert model.n_estimators_ < 150 and centre > 1.0
     z = model.decision_function(X[va])
@@ -392,11 +397,13 @@ def test_temperature_is_fitted_on_the_eval_set(cls, binary, stopped):
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
-@pytest.mark.parametrize("stopped", [False, True], ids=["all-rounds", "early-stopped"])
-def test_eval_set_fit_is_centred_on_the_kept_trees_budget(cls, binary, stopped, monkeypatch):
+@pytest.mark.parametrize("stopped, rate", [(False, 0.1), (True, 0.1), (False, 0.3)],
+                         ids=["all-rounds", "early-stopped", "budget-18"])
+def test_eval_set_fit_is_centred_on_the_kept_trees_budget(cls, binary, stopped, rate, monkeypatch):
     """The eval-set fit shrinks T towards the no-eval-set temperature of the trees kept (learning
-    rate x trees, ramped to the full temperature at 10), early-stopped or not; calibrate() too.
-    (Until 2026-12-07 an early-stopped model's fit was centred on T = 1.)"""
+    rate x trees, ramped to the full temperature at 10, then for LightGBM binary still rising),
+    early-stopped or not; calibrate() too. (Until 2026-12-07 an early-stopped model's fit was
+    centred on T = 1.)"""
     from boost_focal.estimators import _base
 
     centres = []
@@ -408,13 +415,15 @@ def test_eval_set_fit_is_centred_on_the_kept_trees_budget(cls, binary, stopped, 
     monkeypatch.setattr(_base, "fit_temperature", spy)
     X, y = binary
     tr, va = slice(0, 1000), slice(1000, None)
-    params = dict(n_estimators=60, learning_rate=0.1, n_jobs=1, early_stopping_rounds=5 if stopped else None)
+    params = dict(n_estimators=60, learning_rate=rate, n_jobs=1, early_stopping_rounds=5 if stopped else None)
     model = cls(**params).fit(X[tr], y[tr], eval_set=[(X[va], y[va])])
-    budget = 0.1 * model.n_estimators_
+    budget = rate * model.n_estimators_
     if stopped:
         assert model.n_estimators_ < 60
-    expected = budget_temperature(full_temperature(cls), budget)
+    expected = budget_temperature(full_temperature(cls), budget, full_growth(cls))
     assert expected > 1.0
+    if budget > 10 and full_growth(cls):  # past the full budget the centre is above the full temperature
+        assert expected == pytest.approx(1 + (full_temperature(cls) - 1) * (1 + math.log10(1.8)))
     model.calibrate(X[va], y[va])
     assert centres == [pytest.approx(expected, rel=1e-12)] * 2
 
@@ -660,7 +669,7 @@ def test_shift_without_a_kept_round_predicts_the_training_rows(cls, binary):
     assert model.n_estimators_ == 20
     z = model.decision_function(X)
     T = model.temperature_
-    assert T == pytest.approx(budget_temperature(full_temperature(cls), 20 * model._learning_rate()))
+    assert T == pytest.approx(budget_temperature(full_temperature(cls), 20 * model._learning_rate(), full_growth(cls)))
     assert model.margin_shift_ == pytest.approx(training_shift(model.loss_.posterior, z, y, None, T), abs=1e-6)
 
 
@@ -695,7 +704,7 @@ def test_a_tiny_eval_set_moves_the_temperature_little(cls, binary):
     model = cls(n_estimators=150, learning_rate=0.3, n_jobs=1).fit(X[:1000], y[:1000])
     model.calibrate(X[tiny], y[tiny])
     big = cls(n_estimators=150, learning_rate=0.3, n_jobs=1).fit(X[:1000], y[:1000]).calibrate(X[1000:], y[1000:])
-    centre = full_temperature(cls)
+    centre = budget_temperature(full_temperature(cls), 150 * 0.3, full_growth(cls))
     assert abs(np.log(model.temperature_ / centre)) < abs(np.log(big.temperature_ / centre))
     assert abs(model.margin_shift_) < 0.6
 

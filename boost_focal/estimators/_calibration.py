@@ -51,11 +51,13 @@ temperature scaling"):
 available, and :meth:`calibrate` refits T and b on any held-out data after ``fit``.
 """
 
+import math
+
 import numpy as np
 from scipy import optimize
 
 #: T = 1 + slope * min(gamma, DEFAULT_TEMPERATURE_GAMMA_CAP) * min(1, budget / TEMPERATURE_BUDGET)
-#:     * (1 + growth * log10(max(1, budget / TEMPERATURE_BUDGET)))
+#:     * (1 + growth * log10(max(1, budget / TEMPERATURE_BUDGET))), at most 1 + gamma,
 #: without an eval set; the slope and growth are the estimator's (xgboost_/lightgbm_temperature_slope,
 #: lightgbm_temperature_growth; XGBoost's growth is 0)
 DEFAULT_TEMPERATURE_SLOPE = 0.125
@@ -130,7 +132,7 @@ def default_temperature(gamma, budget=None, slope=None, growth=0.0):
     """
     slope = DEFAULT_TEMPERATURE_SLOPE if slope is None else float(slope)
     relative = 1.0 if budget is None else max(0.0, float(budget)) / TEMPERATURE_BUDGET
-    ramp = min(1.0, relative) * (1.0 + float(growth) * np.log10(max(1.0, relative)))
+    ramp = min(1.0, relative) * (1.0 + float(growth) * math.log10(max(1.0, relative)))
     # never flatter than the raw sigmoid's tails (T = gamma + 1, the eval-set fit's bound), which
     # growth 1 would pass only past a budget of 1e8
     return min(1.0 + slope * min(float(gamma), DEFAULT_TEMPERATURE_GAMMA_CAP) * ramp, 1.0 + float(gamma))
