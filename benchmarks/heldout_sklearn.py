@@ -41,6 +41,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import default_calibration as dc  # noqa: E402
+import temperature_budget as tb  # noqa: E402
 
 OUT = REPO / "benchmarks" / "results" / "heldout_sklearn.json"
 GRID = (1.0, 1.0625, 1.125, 1.1875, 1.25, 1.3693, 1.5)
@@ -62,21 +63,14 @@ def tasks():
 
 
 def score_task(name, X, y, folds=5, grid=GRID):
-    """Per fold and engine: the logloss classifier's scores and the focal margins' at each T."""
-    from boost_focal.estimators._calibration import temper, training_shift
-
+    """Per fold and engine: the logloss classifier's scores and the focal margins' at each T
+    (tempered as ``fit`` would: ``temperature_budget.grid_probabilities``)."""
     rows = []
     for fold, te, regime, (Xf, yf, Xv, yv) in dc.fold_splits(X, y, folds, ("unstopped",)):
         for engine in ("xgboost", "lightgbm"):
             ref = dc._logloss_model(engine, 2, regime, Xf, yf, Xv, yv)
             fm = dc._focal_model(engine, regime, {}, Xf, yf, Xv, yv)
-            z_test = np.asarray(fm._predict_margin(X[te], fm.n_estimators_), dtype=np.float64).ravel()
-            z_fit = np.asarray(fm._predict_margin(Xf, fm.n_estimators_), dtype=np.float64).ravel()
-            at = {}
-            for T in grid:
-                b = training_shift(fm._posterior, z_fit, yf, None, T)
-                p1 = fm._posterior(temper(z_test, T, b))
-                at[str(T)] = dc.scores(y[te], np.column_stack([1 - p1, p1]))
+            at = {str(T): dc.scores(y[te], prob) for T, prob in tb.grid_probabilities(fm, X[te], Xf, yf, grid)}
             rows.append(dict(task=name, engine=engine, fold=fold, temperature=float(fm.temperature_),
                              budget=float(fm.boosting_budget_), slope=float(fm._temperature_slope()),
                              logloss=dc.scores(y[te], ref.predict_proba(X[te])), focal=at))

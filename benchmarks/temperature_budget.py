@@ -57,13 +57,31 @@ def tag(rounds, rate, gamma, library_trees):
     return f"{rounds}x{rate:g}" + ("_library" if library_trees else "") + (f"_g{gamma:g}" if gamma != 2.0 else "")
 
 
+def grid_probabilities(model, X_test, X_fit, y_fit, grid=GRID):
+    """(T, probabilities of ``X_test``) for each T of ``grid``: the fitted focal estimator's margins
+    tempered as ``fit`` would temper them at that T: for two classes the posterior of z / T + b with
+    the training-rows shift b re-solved for T on (``X_fit``, ``y_fit``); for more (equal alphas,
+    b = 0) the posterior of z / T."""
+    from boost_focal.estimators._calibration import temper, training_shift
+
+    k = model.n_classes_
+    z_test = np.asarray(model._predict_margin(X_test, model.n_estimators_), dtype=np.float64)
+    if k == 2:
+        z_fit = np.asarray(model._predict_margin(X_fit, model.n_estimators_), dtype=np.float64).ravel()
+    for T in grid:
+        if k == 2:
+            b = training_shift(model._posterior, z_fit, y_fit, None, T)
+            p1 = model._posterior(temper(z_test.ravel(), T, b))
+            yield T, np.column_stack([1 - p1, p1])
+        else:
+            yield T, model._posterior(z_test.reshape(X_test.shape[0], k) / T)
+
+
 def run_table(args):
     """Fold-mean rows of one table: (engine, task, dataset, rows, model, T, log_loss, brier)."""
     name, rounds, rate, gamma, library_trees = args
     warnings.filterwarnings("ignore")
     import numba
-
-    from boost_focal.estimators._calibration import temper, training_shift
 
     numba.set_num_threads(1)
     dc.ROUNDS["unstopped"] = rounds
@@ -78,15 +96,7 @@ def run_table(args):
             ll = dc._logloss_model(engine, k, regime, Xf, yf, Xv, yv)
             scores.setdefault((engine, "logloss", 0.0), []).append(dc.scores(y[te], ll.predict_proba(X[te])))
             fm = dc._focal_model(engine, regime, {"gamma": gamma}, Xf, yf, Xv, yv)
-            z_test = np.asarray(fm._predict_margin(X[te], fm.n_estimators_), dtype=np.float64)
-            z_fit = np.asarray(fm._predict_margin(Xf, fm.n_estimators_), dtype=np.float64)
-            for T in GRID:
-                if k == 2:
-                    b = training_shift(fm._posterior, z_fit.ravel(), yf, None, T)
-                    p1 = fm._posterior(temper(z_test.ravel(), T, b))
-                    prob = np.column_stack([1 - p1, p1])
-                else:
-                    prob = fm._posterior(z_test.reshape(len(te), k) / T)
+            for T, prob in grid_probabilities(fm, X[te], Xf, yf):
                 scores.setdefault((engine, "focal", T), []).append(dc.scores(y[te], prob))
     task = "binary" if k == 2 else "multiclass"
     return [
